@@ -1,0 +1,216 @@
+"""The ``sidecar`` command.
+
+Commands that talk to the store (migrate, org, token) work directly on the SQL store named by
+``SIDECAR_DATABASE_URL``; ``cue`` talks to a running service's admin API like any client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from sidecar.config.models import ROLES, OrgIn
+from sidecar.settings import Settings, SettingsError, load_settings
+from sidecar.telemetry.logging import configure_logging
+
+T = TypeVar("T")
+log = logging.getLogger("sidecar.cli")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
+def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(coro_fn())  # type: ignore[arg-type]
+
+
+def _migrate(settings: Settings) -> None:
+    from sidecar.config.migrate import upgrade
+
+    try:
+        upgrade(settings.database_url)
+    except Exception as exc:
+        raise click.ClickException(
+            f"SIDECAR_DATABASE_URL: cannot migrate {settings.database_url!r}: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sidecar")
+def main() -> None:
+    """Live-HLS server-side ad insertion with the observability an SRE team needs."""
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the SQL store's schema up to date (Alembic)."""
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    _migrate(settings)
+    click.echo("schema is up to date", err=True)
+
+
+@main.group()
+def org() -> None:
+    """Organizations."""
+
+
+@org.command("create")
+@click.argument("slug")
+@click.option("--name", default=None, help="Display name (defaults to the slug)")
+def org_create(slug: str, name: str | None) -> None:
+    """Create an organization (prints its id)."""
+    from pydantic import ValidationError
+
+    from sidecar.config.store import Conflict, Store
+
+    settings = _settings()
+    try:
+        data = OrgIn(slug=slug, name=name or slug)
+    except ValidationError as exc:
+        raise click.BadParameter(exc.errors()[0]["msg"], param_hint="SLUG") from None
+
+    async def go() -> str:
+        store = Store.from_url(settings.database_url)
+        try:
+            return (await store.create_org(data.slug, data.name)).id
+        finally:
+            await store.close()
+
+    try:
+        click.echo(_run(go))
+    except Conflict as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+@org.command("list")
+def org_list() -> None:
+    """List organizations."""
+    from sidecar.config.store import Store
+
+    settings = _settings()
+
+    async def go() -> list[Any]:
+        store = Store.from_url(settings.database_url)
+        try:
+            return await store.list_orgs()
+        finally:
+            await store.close()
+
+    for item in _run(go):
+        click.echo(f"{item.slug}\t{item.id}\t{item.status}\t{item.name}")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--org", "org_ref", required=True, help="Organization slug or id")
+@click.option("--role", type=click.Choice(ROLES), default="admin", show_default=True)
+@click.option("--name", default="cli", show_default=True)
+@click.option("--expires-in", type=click.IntRange(min=1), default=None, help="Lifetime in seconds")
+def token_create(org_ref: str, role: str, name: str, expires_in: int | None) -> None:
+    """Create a token; prints only the token (shown once, stored hashed)."""
+    from sidecar.config.store import NotFound, Store
+
+    settings = _settings()
+
+    async def go() -> str:
+        store = Store.from_url(settings.database_url)
+        try:
+            found = await store.get_org(org_ref)
+            _, plaintext = await store.create_token(found.id, role, name, expires_in)
+            return plaintext
+        finally:
+            await store.close()
+
+    try:
+        click.echo(_run(go))
+    except NotFound:
+        raise click.ClickException(f"--org: no organization {org_ref!r} (create it with `sidecar org create`)") from None
+
+
+def _bind_error(exc: OSError, settings: Settings) -> click.ClickException:
+    if exc.errno == errno.EADDRINUSE:
+        return click.ClickException(
+            f"SIDECAR_VIEWER_LISTEN / SIDECAR_ADMIN_LISTEN: address in use "
+            f"({settings.viewer_listen}, {settings.admin_listen}): {exc.strerror}"
+        )
+    return click.ClickException(f"cannot listen: {exc}")
+
+
+async def _check_dependencies(settings: Settings) -> None:
+    from sidecar.config.store import Store
+
+    store = Store.from_url(settings.database_url)
+    try:
+        await store.ping()
+    except Exception as exc:
+        raise click.ClickException(
+            f"SIDECAR_DATABASE_URL: cannot connect to {settings.database_url!r}: {type(exc).__name__}: {exc}"
+        ) from None
+    finally:
+        await store.close()
+    if settings.redis_url:
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=1.0)
+        try:
+            await client.ping()
+        except Exception as exc:
+            log.warning(
+                f"SIDECAR_REDIS_URL: {settings.redis_url!r} unreachable ({exc}); serving from the SQL store "
+                "until it is back",
+                extra={"event": "redis_unavailable"},
+            )
+        finally:
+            await client.aclose()
+
+
+def serve_forever(settings: Settings, on_ready: Callable[[list[str]], None] | None = None) -> None:
+    from sidecar.services import Services
+    from sidecar.web.app import run_apps
+
+    async def go() -> None:
+        await _check_dependencies(settings)
+        svc = Services.build(settings)
+        await run_apps(svc, ready=on_ready)
+
+    try:
+        asyncio.run(go())
+    except OSError as exc:
+        raise _bind_error(exc, settings) from None
+
+
+@main.command()
+@click.option("--no-migrate", is_flag=True, help="Do not apply pending migrations at start-up")
+def serve(no_migrate: bool) -> None:
+    """Serve manifests (SIDECAR_VIEWER_LISTEN) and the admin API + /metrics (SIDECAR_ADMIN_LISTEN)."""
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.auto_migrate and not no_migrate:
+        _migrate(settings)
+
+    def ready(urls: list[str]) -> None:
+        log.info(f"serving viewers on {urls[0]}, admin and /metrics on {urls[1]}",
+                 extra={"event": "serving", "colo": settings.colo})
+
+    with contextlib.suppress(KeyboardInterrupt):
+        serve_forever(settings, ready)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,262 @@
+"""Channel config read path: per-process L1 → shared KV → SQL store.
+
+* Keys are the seed's: ``channel:{org}:{channel}`` and ``channel:id:{channel_id}``.
+* The shared KV bounds staleness by TTL (60 s, the seed's value) even if every invalidation were
+  lost; invalidations normally make changes visible at once.
+* L1 is a small per-process map in front. It is trusted only while this process is subscribed to
+  the invalidation bus (every write publishes the keys it changed); when the bus drops, L1 is
+  cleared and bypassed until it is back, so a lost message cannot leave a process stale.
+* Concurrent misses of one key share one in-flight read (single flight), so a popular channel
+  whose entry was just invalidated costs the store one query, not one per viewer.
+* Redis failures degrade to the store: the answer is slower, never wrong or missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from sidecar.bus import Bus
+from sidecar.config.kv import ABSENT, DATA, KV
+from sidecar.config.models import ChannelConfig
+from sidecar.config.store import Store
+from sidecar.redis_link import RedisUnavailable
+from sidecar.telemetry import catalogue as m
+
+log = logging.getLogger("sidecar.config.cache")
+
+TOPIC = "config"
+
+
+def slug_key(org_slug: str, channel_slug: str) -> str:
+    return f"channel:{org_slug}:{channel_slug}"
+
+
+def id_key(channel_id: str) -> str:
+    return f"channel:id:{channel_id}"
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A resolved key: what was found (None = no such channel) and at which version."""
+
+    version: int
+    config: ChannelConfig | None
+
+
+class L1:
+    """Bounded LRU of decoded configs with per-key version floors from invalidations."""
+
+    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, tuple[float, Lookup]] = OrderedDict()
+        self._floors: dict[str, tuple[float, int]] = {}
+
+    def get(self, key: str) -> Lookup | None:
+        item = self._entries.get(key)
+        if item is None:
+            return None
+        expires, lookup = item
+        if expires <= time.monotonic():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return lookup
+
+    def put(self, key: str, lookup: Lookup, ttl: float | None = None) -> bool:
+        floor = self._floors.get(key)
+        if floor is not None:
+            floor_expires, floor_version = floor
+            if floor_expires <= time.monotonic():
+                del self._floors[key]
+            elif lookup.version < floor_version:
+                return False
+        self._entries[key] = (time.monotonic() + (ttl or self.ttl), lookup)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return True
+
+    def drop(self, items: list[tuple[str, int]], floor_ttl: float) -> int:
+        dropped = 0
+        expires = time.monotonic() + floor_ttl
+        for key, version in items:
+            if self._entries.pop(key, None) is not None:
+                dropped += 1
+            current = self._floors.get(key)
+            if current is None or current[1] < version:
+                self._floors[key] = (expires, version)
+        if len(self._floors) > 4 * self.max_entries:
+            now = time.monotonic()
+            self._floors = {k: v for k, v in self._floors.items() if v[0] > now}
+        return dropped
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class ConfigCache:
+    def __init__(
+        self,
+        store: Store,
+        kv: KV,
+        bus: Bus,
+        *,
+        ttl: float = 60.0,
+        l1_ttl: float = 5.0,
+        negative_ttl: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.kv = kv
+        self.bus = bus
+        self.ttl = ttl
+        self.negative_ttl = negative_ttl
+        self.l1 = L1(l1_ttl)
+        self._flights: dict[str, asyncio.Future[tuple[Lookup, str]]] = {}
+        self._pending: list[list[tuple[str, int]]] = []
+        bus.subscribe(TOPIC, self._on_message, on_reconnect=self.l1.clear)
+
+    # --- reads -------------------------------------------------------------------------------
+    async def get(self, org_slug: str, channel_slug: str) -> ChannelConfig | None:
+        lookup, source = await self._lookup(slug_key(org_slug, channel_slug))
+        self._count(lookup, source)
+        return lookup.config
+
+    async def get_by_id(self, channel_id: str) -> ChannelConfig | None:
+        lookup, source = await self._lookup(id_key(channel_id))
+        self._count(lookup, source)
+        return lookup.config
+
+    @staticmethod
+    def _count(lookup: Lookup, source: str) -> None:
+        # Only label with channels that exist, so garbage URLs cannot grow the series set.
+        if lookup.config is not None:
+            org, channel = lookup.config.org_slug, lookup.config.slug
+        else:
+            org, channel = m.UNKNOWN, m.UNKNOWN
+        result = {"db": "miss", "coalesced": "coalesced"}.get(source, "hit")
+        m.config_cache_requests_total.labels(org, channel, result).inc()
+
+    async def _lookup(self, key: str) -> tuple[Lookup, str]:
+        """(lookup, source) where source is l1, kv, db or coalesced."""
+        if self.bus.connected:
+            hit = self.l1.get(key)
+            if hit is not None:
+                m.config_lookups_total.labels("l1", "hit").inc()
+                return hit, "l1"
+            m.config_lookups_total.labels("l1", "miss").inc()
+        flight = self._flights.get(key)
+        if flight is not None:
+            m.config_coalesced_total.inc()
+            return (await asyncio.shield(flight))[0], "coalesced"
+        future: asyncio.Future[tuple[Lookup, str]] = asyncio.get_running_loop().create_future()
+        self._flights[key] = future
+        try:
+            result = await self._read_through(key)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody else must warn
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._flights[key]
+
+    async def _read_through(self, key: str) -> tuple[Lookup, str]:
+        try:
+            entry = await self.kv.get(key)
+        except RedisUnavailable:
+            entry = None
+            m.config_lookups_total.labels("kv", "error").inc()
+        else:
+            if entry is not None and entry.kind in (DATA, ABSENT):
+                m.config_lookups_total.labels("kv", "hit").inc()
+                config = ChannelConfig.model_validate_json(entry.payload) if entry.kind == DATA else None
+                lookup = Lookup(entry.version, config)
+                self._l1_put(key, lookup)
+                return lookup, "kv"
+            m.config_lookups_total.labels("kv", "miss").inc()
+        lookup = await self.fill(key)
+        return lookup, "db"
+
+    async def _read_store(self, key: str) -> Lookup:
+        try:
+            if key.startswith("channel:id:"):
+                floor, config = await self.store.read_config(channel_id=key[len("channel:id:"):])
+            else:
+                _, org_slug, channel_slug = key.split(":", 2)
+                floor, config = await self.store.read_config(org_slug=org_slug, channel_slug=channel_slug)
+        except Exception:
+            m.config_lookups_total.labels("db", "error").inc()
+            raise
+        m.config_lookups_total.labels("db", "hit" if config else "miss").inc()
+        return Lookup(config.version if config else floor, config)
+
+    def _l1_put(self, key: str, lookup: Lookup) -> None:
+        if not self.bus.connected:
+            return
+        ttl = self.l1.ttl if lookup.config is not None else min(self.l1.ttl, self.negative_ttl)
+        if not self.l1.put(key, lookup, ttl):
+            m.config_cache_writes_total.labels("l1", "rejected_stale").inc()
+
+    async def _kv_put(self, key: str, lookup: Lookup) -> bool:
+        if lookup.config is not None:
+            kind, payload, ttl = DATA, lookup.config.model_dump_json(), self.ttl
+        else:
+            kind, payload, ttl = ABSENT, "", self.negative_ttl
+        try:
+            written = await self.kv.put(key, lookup.version, kind, payload, ttl)
+        except RedisUnavailable:
+            m.config_cache_writes_total.labels("kv", "error").inc()
+            return False
+        m.config_cache_writes_total.labels("kv", "written" if written else "rejected_stale").inc()
+        return written
+
+    # --- invalidation primitives (policy lives in invalidation.py) -----------------------------
+    async def drop(self, items: list[tuple[str, int]]) -> int:
+        """Tombstone (key, version) pairs in the shared KV and drop them from every process's L1.
+
+        Returns how many keys held a value. Raises RedisUnavailable when the shared part could
+        not be done; the caller queues a retry (``retry_later``) and the TTL bounds the damage.
+        """
+        self.l1.drop(items, self.ttl)
+        dropped = await self.kv.invalidate(items, self.ttl)
+        if not await self.bus.publish(TOPIC, {"items": [[k, v] for k, v in items]}):
+            raise RedisUnavailable("invalidation not published")
+        return dropped
+
+    def retry_later(self, items: list[tuple[str, int]]) -> None:
+        self._pending.append(items)
+
+    async def retry_pending(self) -> int:
+        """Re-send invalidations that failed while Redis was away. Returns how many are left."""
+        while self._pending:
+            try:
+                await self.drop(self._pending[0])
+            except RedisUnavailable:
+                break
+            self._pending.pop(0)
+        return len(self._pending)
+
+    async def fill(self, key: str) -> Lookup:
+        """Read the store and write the result through (a miss, or a warm); version-checked."""
+        lookup = await self._read_store(key)
+        await self._kv_put(key, lookup)
+        self._l1_put(key, lookup)
+        return lookup
+
+    def _on_message(self, message: dict[str, object]) -> None:
+        items = message.get("items")
+        if not isinstance(items, list):
+            return
+        valid = [
+            (str(item[0]), item[1])
+            for item in items
+            if isinstance(item, list) and len(item) == 2 and isinstance(item[1], int)
+        ]
+        self.l1.drop(valid, self.ttl)

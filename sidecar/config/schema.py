@@ -1,0 +1,132 @@
+"""SQL tables (SQLAlchemy Core). Migrations in ``migrations/`` create exactly these.
+
+Timestamps are float Unix seconds: portable across SQLite and PostgreSQL without timezone
+surprises. ``version`` columns take values from one global counter (``version_counter``), so a
+channel's version only ever rises, even when a slug is deleted and created again; cache writes
+compare against it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+version_counter = Table(
+    "version_counter",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("slug", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("version", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+slates = Table(
+    "slates",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("org_id", String(40), ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("slug", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("duration_seconds", Float, nullable=False),
+    Column("variants", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("org_id", "slug", name="uq_slates_org_slug"),
+)
+
+ad_pods = Table(
+    "ad_pods",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("org_id", String(40), ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("slug", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("duration_seconds", Float, nullable=False),
+    Column("variants", JSON, nullable=False),
+    Column("tracking", JSON, nullable=False),
+    Column("vast_creative_id", String(200), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("org_id", "slug", name="uq_ad_pods_org_slug"),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("org_id", String(40), ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("slug", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("origin_url", Text, nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("scte35_enabled", Boolean, nullable=False),
+    Column("scte35_auto_insert", Boolean, nullable=False),
+    Column("schedule_enabled", Boolean, nullable=False),
+    Column("schedule_interval_minutes", Integer, nullable=False),
+    Column("schedule_break_seconds", Integer, nullable=False),
+    Column("vast_enabled", Boolean, nullable=False),
+    Column("vast_url", Text, nullable=True),
+    Column("vast_timeout_ms", Integer, nullable=False),
+    Column("default_ad_duration_seconds", Integer, nullable=False),
+    Column("slate_id", String(40), ForeignKey("slates.id", ondelete="SET NULL"), nullable=True),
+    Column("ad_pod_id", String(40), ForeignKey("ad_pods.id", ondelete="SET NULL"), nullable=True),
+    Column("ad_pod_base_url", Text, nullable=True),
+    Column("manifest_cache_max_age_seconds", Integer, nullable=False),
+    Column("interstitial_restrict", String(32), nullable=True),
+    Column("interstitial_snap", String(32), nullable=True),
+    Column("version", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("org_id", "slug", name="uq_channels_org_slug"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("org_id", String(40), ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("salt", String(64), nullable=False),
+    Column("secret_hash", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+    Column("expires_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+)

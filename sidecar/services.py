@@ -1,0 +1,71 @@
+"""The process's long-lived parts, built once from settings and shared by every app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from sidecar.bus import Bus, LocalBus, RedisBus
+from sidecar.config.cache import ConfigCache
+from sidecar.config.invalidation import Invalidator
+from sidecar.config.kv import KV, MemoryKV, RedisKV
+from sidecar.config.store import Store
+from sidecar.redis_link import RedisLink
+from sidecar.settings import Settings
+
+log = logging.getLogger("sidecar.services")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    kv: KV
+    bus: Bus
+    cache: ConfigCache
+    invalidator: Invalidator
+    redis: RedisLink | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        store = Store.from_url(settings.database_url)
+        redis: RedisLink | None = None
+        kv: KV
+        bus: Bus
+        if settings.redis_url:
+            redis = RedisLink(settings.redis_url, settings.redis_timeout_seconds, settings.redis_retry_after_seconds)
+            kv, bus = RedisKV(redis), RedisBus(redis)
+        else:
+            kv, bus = MemoryKV(), LocalBus()
+        cache = ConfigCache(
+            store, kv, bus,
+            ttl=settings.config_cache_ttl_seconds,
+            l1_ttl=settings.config_l1_ttl_seconds,
+            negative_ttl=settings.config_negative_ttl_seconds,
+        )
+        return cls(settings, store, kv, bus, cache, Invalidator(cache), redis)
+
+    async def start(self) -> None:
+        await self.bus.start()
+        self._tasks.append(asyncio.create_task(self._retry_invalidations(), name="invalidation-retry"))
+
+    async def _retry_invalidations(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            with contextlib.suppress(Exception):
+                await self.cache.retry_pending()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.bus.close()
+        if self.redis is not None:
+            await self.redis.close()
+        await self.store.close()

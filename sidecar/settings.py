@@ -1,0 +1,202 @@
+"""One settings object for the whole service.
+
+Read from environment variables prefixed ``SIDECAR_`` and, optionally, a TOML file named by
+``SIDECAR_CONFIG_FILE`` (environment wins over the file). A bad value stops start-up with a
+message that names the setting, rather than surfacing later as a confusing runtime error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "SIDECAR_"
+COLO_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_listen(value: str) -> ListenAddress:
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not host or not port_text.isdigit():
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    port = int(port_text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port {port} out of range 0-65535")
+    return ListenAddress(host.strip("[]"), port)
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Values from the optional TOML file; lower priority than the environment."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self._data: dict[str, Any] = {}
+        if path is not None:
+            try:
+                with path.open("rb") as fh:
+                    raw = tomllib.load(fh)
+            except FileNotFoundError as exc:
+                raise SettingsError(f"SIDECAR_CONFIG_FILE: no such file: {path}") from exc
+            except tomllib.TOMLDecodeError as exc:
+                raise SettingsError(f"SIDECAR_CONFIG_FILE: {path} is not valid TOML: {exc}") from exc
+            section = raw.get("sidecar", raw)
+            self._data = {str(k).replace("-", "_"): v for k, v in section.items()}
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite:///sidecar.db",
+        description="SQL store: sqlite:///path (default, embedded) or postgresql://user@host/db",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis for cache, bus and queues; unset means in-process equivalents"
+    )
+    colo: str = Field(default="LOCAL", description="Location label of this process (the seed's colo)")
+    trust_colo_header: bool = Field(
+        default=False,
+        description="Take the colo from the X-Sidecar-Colo request header (only behind a trusted proxy)",
+    )
+    config_cache_ttl_seconds: float = Field(default=60.0, gt=0, le=3600)
+    config_l1_ttl_seconds: float = Field(default=5.0, gt=0, le=3600)
+    config_negative_ttl_seconds: float = Field(default=5.0, gt=0, le=3600)
+    viewer_listen: str = Field(default="127.0.0.1:8787")
+    admin_listen: str = Field(default="127.0.0.1:8791")
+    max_body_bytes: int = Field(default=65536, ge=1024, le=16 * 1024 * 1024)
+    redis_timeout_seconds: float = Field(default=0.25, gt=0, le=30)
+    redis_retry_after_seconds: float = Field(default=1.0, gt=0, le=300)
+    log_level: str = Field(default="INFO")
+    log_format: str = Field(default="json")
+    auto_migrate: bool = Field(default=True)
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if not re.match(r"^(sqlite|postgresql|postgres)(\+\w+)?://", value):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not re.match(r"^(redis|rediss|unix)://", value):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("colo")
+    @classmethod
+    def _colo(cls, value: str) -> str:
+        value = value.upper()
+        if not COLO_RE.match(value):
+            raise ValueError("must be 1-32 of A-Z, 0-9, '_' or '-' (e.g. SJC)")
+        return value
+
+    @field_validator("viewer_listen", "admin_listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        parse_listen(value)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _format(cls, value: str) -> str:
+        if value not in {"json", "text"}:
+            raise ValueError("must be json or text")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = os.environ.get(ENV_PREFIX + "CONFIG_FILE")
+        return (init_settings, env_settings, _TomlSource(settings_cls, Path(path) if path else None))
+
+    @property
+    def viewer_address(self) -> ListenAddress:
+        return parse_listen(self.viewer_listen)
+
+    @property
+    def admin_address(self) -> ListenAddress:
+        return parse_listen(self.admin_listen)
+
+    @property
+    def async_database_url(self) -> str:
+        return to_async_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def to_async_url(url: str) -> str:
+    """Map the URL an operator writes onto the async driver we ship."""
+    scheme, sep, rest = url.partition("://")
+    base = scheme.split("+", 1)[0]
+    if base in ("postgresql", "postgres"):
+        return f"postgresql+asyncpg{sep}{rest}"
+    if base == "sqlite":
+        return f"sqlite+aiosqlite{sep}{rest}"
+    return url
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings or raise SettingsError naming every bad setting."""
+    unknown = sorted(
+        k for k in os.environ
+        if k.startswith(ENV_PREFIX)
+        and k[len(ENV_PREFIX):].lower() not in Settings.model_fields
+        and k != ENV_PREFIX + "CONFIG_FILE"
+    )
+    if unknown:
+        raise SettingsError(f"{unknown[0]}: unknown setting (a typo?)")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]) or "?"
+            problems.append(f"{ENV_PREFIX}{name.upper()}: {err['msg']}")
+        raise SettingsError("; ".join(problems)) from None

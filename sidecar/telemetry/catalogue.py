@@ -1,0 +1,132 @@
+"""The one metric catalogue.
+
+Every metric the service exports is declared here, once, with its unit in the name and a
+bounded label set. Dashboards, alert rules and tests refer to these names; a test fails when a
+dashboard panel or rule names a metric that is not declared here.
+
+Label rules: ``org`` and ``channel`` only carry slugs of channels that exist in the store
+(lookups of unknown channels are labelled ``UNKNOWN``), never viewer, session, ad or URL values.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import disable_created_metrics
+
+from sidecar import __version__
+
+disable_created_metrics()
+
+UNKNOWN = "UNKNOWN"
+
+# Latency buckets (seconds). Alert thresholds are bucket bounds, so "share slower than X" is an
+# exact bucket ratio: 2 s (config update latency) and 0.15 s (manifest p99) are both here.
+FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0, 5.0)
+SLOW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+# Instance age: 10 s is the seed's "young instance" bound, 600 s its stability target.
+AGE_BUCKETS = (1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0, 21600.0, 86400.0)
+
+registry: CollectorRegistry = REGISTRY
+
+build_info = Info("ssai_build", "Version of the running service.", registry=registry)
+build_info.info({"version": __version__})
+
+# --- config plane: store, cache, invalidation -------------------------------------------------
+config_lookups_total = Counter(
+    "ssai_config_lookups_total",
+    "Channel config lookups by cache layer (l1 per process, kv shared, db source of truth) and result.",
+    ["layer", "result"],
+    registry=registry,
+)
+config_cache_requests_total = Counter(
+    "ssai_config_cache_requests_total",
+    "Channel config reads; hit means answered without reading the SQL store.",
+    ["org", "channel", "result"],
+    registry=registry,
+)
+config_coalesced_total = Counter(
+    "ssai_config_coalesced_total",
+    "Config cache misses that joined an in-flight read of the same key instead of querying the store.",
+    registry=registry,
+)
+config_cache_writes_total = Counter(
+    "ssai_config_cache_writes_total",
+    "Version-checked writes into the shared config cache (rejected_stale: an older version lost).",
+    ["layer", "result"],
+    registry=registry,
+)
+config_invalidations_total = Counter(
+    "ssai_config_invalidations_total",
+    "Config cache invalidations by scope (channel or org) and result.",
+    ["scope", "result"],
+    registry=registry,
+)
+config_invalidation_seconds = Histogram(
+    "ssai_config_invalidation_seconds",
+    "Time to invalidate a channel's or org's cache keys and publish the invalidation.",
+    ["scope"],
+    buckets=FAST_BUCKETS,
+    registry=registry,
+)
+config_invalidated_keys_total = Counter(
+    "ssai_config_invalidated_keys_total",
+    "Cache keys that held a value when they were invalidated.",
+    registry=registry,
+)
+config_warms_total = Counter(
+    "ssai_config_warms_total",
+    "Cache warms after an admin write, by result.",
+    ["result"],
+    registry=registry,
+)
+bus_messages_total = Counter(
+    "ssai_bus_messages_total",
+    "Notification bus messages published or received by this process, by topic (config, actor).",
+    ["topic", "direction"],
+    registry=registry,
+)
+bus_connected = Gauge(
+    "ssai_bus_connected",
+    "1 while this process is subscribed to the notification bus (L1 config is only trusted while 1).",
+    registry=registry,
+)
+config_writes_total = Counter(
+    "ssai_config_writes_total",
+    "Admin writes to channel config (and what it embeds), by object kind and operation.",
+    ["kind", "operation"],
+    registry=registry,
+)
+db_query_seconds = Histogram(
+    "ssai_db_query_seconds",
+    "SQL store statement latency by operation.",
+    ["operation"],
+    buckets=FAST_BUCKETS,
+    registry=registry,
+)
+redis_errors_total = Counter(
+    "ssai_redis_errors_total",
+    "Redis operations that failed (the service falls back to the SQL store / in-process paths).",
+    ["component"],
+    registry=registry,
+)
+
+# --- HTTP ----------------------------------------------------------------------------------
+admin_requests_total = Counter(
+    "ssai_admin_requests_total",
+    "Admin API requests by route template, method and status code.",
+    ["route", "method", "status"],
+    registry=registry,
+)
+admin_request_seconds = Histogram(
+    "ssai_admin_request_seconds",
+    "Admin API request latency by route template.",
+    ["route"],
+    buckets=SLOW_BUCKETS,
+    registry=registry,
+)
+auth_failures_total = Counter(
+    "ssai_auth_failures_total",
+    "Rejected admin requests by reason (missing, malformed, unknown, revoked, forbidden).",
+    ["reason"],
+    registry=registry,
+)

@@ -1,0 +1,1 @@
+"""HTTP layer: manifest (viewer) app, admin API, auth, problem+json, OpenAPI."""
