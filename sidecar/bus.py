@@ -22,10 +22,6 @@ from sidecar.telemetry.logging import log_event
 
 log = logging.getLogger("sidecar.bus")
 
-# Identifies this process on the bus so its listener can skip its own echo (PIDs repeat
-# across machines; this does not).
-PROCESS_TOKEN = secrets.token_hex(8)
-
 Handler = Callable[[dict[str, Any]], None]
 
 
@@ -79,6 +75,9 @@ class RedisBus:
         self._connected = False
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        # Identifies this bus on the wire so its listener skips its own echo (PIDs repeat
+        # across machines, and tests run several buses in one process; this does not).
+        self.token = secrets.token_hex(8)
 
     @property
     def connected(self) -> bool:
@@ -86,7 +85,7 @@ class RedisBus:
 
     async def publish(self, topic: str, message: dict[str, Any]) -> bool:
         try:
-            wire = json.dumps({**message, "_src": PROCESS_TOKEN})
+            wire = json.dumps({**message, "_src": self.token})
             await self.link.call("bus", lambda r: r.publish(self.prefix + topic, wire))
         except RedisUnavailable:
             return False
@@ -140,12 +139,14 @@ class RedisBus:
                     msg = await pubsub.get_message(timeout=1.0)
                     if msg is None or msg.get("type") != "pmessage":
                         continue
-                    topic = msg["channel"].decode()[len(self.prefix):]
+                    topic = msg["channel"].decode()[len(self.prefix) :]
+                    if topic not in self._handlers:
+                        continue  # not ours; also keeps the topic label set bounded
                     try:
                         payload = json.loads(msg["data"])
                     except (ValueError, TypeError):
                         continue
-                    if not isinstance(payload, dict) or payload.pop("_src", None) == PROCESS_TOKEN:
+                    if not isinstance(payload, dict) or payload.pop("_src", None) == self.token:
                         continue  # delivered locally at publish time
                     m.bus_messages_total.labels(topic, "received").inc()
                     self._deliver(topic, payload)
@@ -153,9 +154,7 @@ class RedisBus:
                 raise
             except Exception as exc:  # connection lost: distrust derived state until back
                 if self._connected:
-                    log_event(
-                        log, "bus_disconnected", f"Invalidation bus lost: {exc}", level=logging.WARNING
-                    )
+                    log_event(log, "bus_disconnected", f"Invalidation bus lost: {exc}", level=logging.WARNING)
                 self._connected = False
                 m.bus_connected.set(0)
                 self._ready.set()
@@ -163,4 +162,4 @@ class RedisBus:
                 backoff = min(backoff * 2, 2.0)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]

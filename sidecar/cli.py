@@ -140,7 +140,9 @@ def token_create(org_ref: str, role: str, name: str, expires_in: int | None) -> 
     try:
         click.echo(_run(go))
     except NotFound:
-        raise click.ClickException(f"--org: no organization {org_ref!r} (create it with `sidecar org create`)") from None
+        raise click.ClickException(
+            f"--org: no organization {org_ref!r} (create it with `sidecar org create`)"
+        ) from None
 
 
 def _bind_error(exc: OSError, settings: Settings) -> click.ClickException:
@@ -205,8 +207,10 @@ def serve(no_migrate: bool) -> None:
         _migrate(settings)
 
     def ready(urls: list[str]) -> None:
-        log.info(f"serving viewers on {urls[0]}, admin and /metrics on {urls[1]}",
-                 extra={"event": "serving", "colo": settings.colo})
+        log.info(
+            f"serving viewers on {urls[0]}, admin and /metrics on {urls[1]}",
+            extra={"event": "serving", "colo": settings.colo},
+        )
 
     with contextlib.suppress(KeyboardInterrupt):
         serve_forever(settings, ready)

@@ -61,8 +61,11 @@ class RedisLink:
         m.redis_errors_total.labels(component).inc()
         if not self._was_down:
             log_event(
-                log, "redis_unavailable", f"Redis unavailable, falling back: {exc}",
-                level=logging.WARNING, component=component,
+                log,
+                "redis_unavailable",
+                f"Redis unavailable, falling back: {exc}",
+                level=logging.WARNING,
+                component=component,
             )
         self._was_down = True
         self._down_until = time.monotonic() + self.retry_after

@@ -41,7 +41,9 @@ class Services:
         else:
             kv, bus = MemoryKV(), LocalBus()
         cache = ConfigCache(
-            store, kv, bus,
+            store,
+            kv,
+            bus,
             ttl=settings.config_cache_ttl_seconds,
             l1_ttl=settings.config_l1_ttl_seconds,
             negative_ttl=settings.config_negative_ttl_seconds,

@@ -185,9 +185,10 @@ def to_async_url(url: str) -> str:
 def load_settings(**overrides: Any) -> Settings:
     """Build settings or raise SettingsError naming every bad setting."""
     unknown = sorted(
-        k for k in os.environ
+        k
+        for k in os.environ
         if k.startswith(ENV_PREFIX)
-        and k[len(ENV_PREFIX):].lower() not in Settings.model_fields
+        and k[len(ENV_PREFIX) :].lower() not in Settings.model_fields
         and k != ENV_PREFIX + "CONFIG_FILE"
     )
     if unknown:

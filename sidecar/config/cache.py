@@ -187,7 +187,7 @@ class ConfigCache:
     async def _read_store(self, key: str) -> Lookup:
         try:
             if key.startswith("channel:id:"):
-                floor, config = await self.store.read_config(channel_id=key[len("channel:id:"):])
+                floor, config = await self.store.read_config(channel_id=key[len("channel:id:") :])
             else:
                 _, org_slug, channel_slug = key.split(":", 2)
                 floor, config = await self.store.read_config(org_slug=org_slug, channel_slug=channel_slug)

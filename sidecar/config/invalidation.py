@@ -61,8 +61,11 @@ class Invalidator:
             return report
         names = ", ".join(f"{r.org_slug}/{r.slug} ({r.id})" for r in refs[:5])
         log_event(
-            log, "cache_invalidating", f"Invalidating channel config cache: {names}",
-            scope=scope, keys=report.keys,
+            log,
+            "cache_invalidating",
+            f"Invalidating channel config cache: {names}",
+            scope=scope,
+            keys=report.keys,
         )
         started = time.perf_counter()
         try:
@@ -79,14 +82,22 @@ class Invalidator:
         m.config_invalidated_keys_total.inc(report.keys_dropped)
         if report.ok:
             log_event(
-                log, "cache_invalidated", f"Cache invalidated for {report.keys_dropped} keys",
-                scope=scope, keys=report.keys, keys_dropped=report.keys_dropped,
+                log,
+                "cache_invalidated",
+                f"Cache invalidated for {report.keys_dropped} keys",
+                scope=scope,
+                keys=report.keys,
+                keys_dropped=report.keys_dropped,
                 duration_ms=round(report.seconds * 1000, 3),
             )
         else:
             log_event(
-                log, "cache_invalidation_failed", f"Cache invalidation failed: {report.error}",
-                level=logging.WARNING, scope=scope, keys=report.keys,
+                log,
+                "cache_invalidation_failed",
+                f"Cache invalidation failed: {report.error}",
+                level=logging.WARNING,
+                scope=scope,
+                keys=report.keys,
             )
         return report
 
@@ -105,7 +116,11 @@ class Invalidator:
         return True
 
     async def after_write(
-        self, refs: Sequence[ChannelKeyRef], *, scope: str = "channel", warm: bool | None = None,
+        self,
+        refs: Sequence[ChannelKeyRef],
+        *,
+        scope: str = "channel",
+        warm: bool | None = None,
         exists: bool = True,
     ) -> InvalidationReport:
         """What every admin write calls once its transaction has committed."""

@@ -109,6 +109,12 @@ return dropped
 """
 
 
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class RedisKV:
     """Version-checked entries as Redis hashes, written atomically by Lua scripts."""
 
@@ -122,7 +128,7 @@ class RedisKV:
         version, kind, payload = raw
         if version is None:
             return None
-        return Entry(int(version), kind.decode(), payload.decode() if payload else "")
+        return Entry(int(version), _text(kind), _text(payload))
 
     async def put(self, key: str, version: int, kind: str, payload: str, ttl: float) -> bool:
         result = await self.link.call(

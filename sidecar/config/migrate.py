@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic import command
@@ -17,10 +20,21 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
+def _outside_loop(fn: Callable[[], None]) -> None:
+    """Alembic's async environment starts its own event loop; never inside a running one."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        fn()
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(fn).result()
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the schema to ``revision``. Blocking: call via ``asyncio.to_thread`` from async code."""
-    command.upgrade(alembic_config(database_url), revision)
+    """Bring the schema to ``revision`` (blocking)."""
+    _outside_loop(lambda: command.upgrade(alembic_config(database_url), revision))
 
 
 def downgrade(database_url: str, revision: str) -> None:
-    command.downgrade(alembic_config(database_url), revision)
+    _outside_loop(lambda: command.downgrade(alembic_config(database_url), revision))

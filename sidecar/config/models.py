@@ -200,7 +200,7 @@ class ChannelIn(ApiModel):
     @model_validator(mode="after")
     def _vast_needs_url(self) -> ChannelIn:
         if self.vast_enabled and not self.vast_url:
-            raise ValueError("vastUrl is required when vastEnabled is true")
+            raise ValueError("vastUrl: required when vastEnabled is true")
         return self
 
 

@@ -37,7 +37,7 @@ from sidecar.telemetry import catalogue as m
 
 M = TypeVar("M", bound=ApiModel)
 
-TOKEN_PREFIX = "sct"
+TOKEN_PREFIX = "sct"  # noqa: S105 - a prefix, not a secret
 
 
 class StoreError(Exception):
@@ -164,8 +164,13 @@ class Store:
         now = time.time()
         async with self._tx() as conn:
             values = {
-                "id": new_id("org"), "slug": slug, "name": name, "status": status,
-                "version": await self._next_version(conn), "created_at": now, "updated_at": now,
+                "id": new_id("org"),
+                "slug": slug,
+                "name": name,
+                "status": status,
+                "version": await self._next_version(conn),
+                "created_at": now,
+                "updated_at": now,
             }
             try:
                 await conn.execute(insert(t.organizations).values(**values))
@@ -181,12 +186,14 @@ class Store:
     async def get_org(self, ref: str) -> Org:
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(
-                    select(t.organizations).where(
-                        or_(t.organizations.c.id == ref, t.organizations.c.slug == ref)
+                (
+                    await conn.execute(
+                        select(t.organizations).where(or_(t.organizations.c.id == ref, t.organizations.c.slug == ref))
                     )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
         if row is None:
             raise NotFound("organization", ref)
         return Org.model_validate(dict(row))
@@ -205,7 +212,7 @@ class Store:
                 await conn.execute(update(t.organizations).where(t.organizations.c.id == before.id).values(**values))
             except IntegrityError:
                 raise Conflict("slug", f"an organization with slug {changes.get('slug')!r} exists") from None
-            after = before.model_copy(update=values)
+            after = Org.model_validate({**before.model_dump(), **values})
             old_refs = await self._bump_channels(conn, t.channels.c.org_id == before.id, before.slug)
         refs = old_refs
         if after.slug != before.slug:
@@ -221,10 +228,14 @@ class Store:
 
     async def _org_row(self, conn: AsyncConnection, ref: str) -> Org:
         row = (
-            await conn.execute(
-                select(t.organizations).where(or_(t.organizations.c.id == ref, t.organizations.c.slug == ref))
+            (
+                await conn.execute(
+                    select(t.organizations).where(or_(t.organizations.c.id == ref, t.organizations.c.slug == ref))
+                )
             )
-        ).mappings().first()
+            .mappings()
+            .first()
+        )
         if row is None:
             raise NotFound("organization", ref)
         return Org.model_validate(dict(row))
@@ -265,8 +276,11 @@ class Store:
             await self._check_refs(conn, org_id, data.slate_id, data.ad_pod_id)
             values = {
                 **data.model_dump(),
-                "id": new_id("ch"), "org_id": org_id,
-                "version": await self._next_version(conn), "created_at": now, "updated_at": now,
+                "id": new_id("ch"),
+                "org_id": org_id,
+                "version": await self._next_version(conn),
+                "created_at": now,
+                "updated_at": now,
             }
             try:
                 await conn.execute(insert(t.channels).values(**values))
@@ -291,7 +305,7 @@ class Store:
                 await conn.execute(update(t.channels).where(t.channels.c.id == before.id).values(**values))
             except IntegrityError:
                 raise Conflict("slug", f"a channel with slug {merged.slug!r} exists in this organization") from None
-            after = before.model_copy(update=values)
+            after = Channel.model_validate({**before.model_dump(), **values})
         refs = [ChannelKeyRef(after.id, org.slug, after.slug, after.version)]
         if before.slug != after.slug:
             refs.append(ChannelKeyRef(after.id, org.slug, before.slug, after.version))
@@ -312,9 +326,7 @@ class Store:
         for field, table, ref in (("slateId", t.slates, slate_id), ("adPodId", t.ad_pods, ad_pod_id)):
             if ref is None:
                 continue
-            found = (
-                await conn.execute(select(table.c.id).where(table.c.id == ref, table.c.org_id == org_id))
-            ).first()
+            found = (await conn.execute(select(table.c.id).where(table.c.id == ref, table.c.org_id == org_id))).first()
             if found is None:
                 raise Invalid(field, f"no {field[:-2]} with id {ref!r} in this organization")
 
@@ -387,8 +399,11 @@ class Store:
             await self._org_row(conn, org_id)
             values = {
                 **data.model_dump(),
-                "id": new_id("pod" if table is t.ad_pods else "sl"), "org_id": org_id,
-                "version": await self._next_version(conn), "created_at": now, "updated_at": now,
+                "id": new_id("pod" if table is t.ad_pods else "sl"),
+                "org_id": org_id,
+                "version": await self._next_version(conn),
+                "created_at": now,
+                "updated_at": now,
             }
             try:
                 await conn.execute(insert(table).values(**values))
@@ -422,11 +437,9 @@ class Store:
                 raise Conflict("slug", f"slug {values['slug']!r} exists in this organization") from None
             column = t.channels.c.ad_pod_id if table is t.ad_pods else t.channels.c.slate_id
             refs = await self._bump_channels(conn, column == getattr(before, "id"), org.slug)  # noqa: B009
-        return before.model_copy(update=values), refs
+        return model.model_validate({**before.model_dump(), **values}), refs
 
-    async def delete_asset(
-        self, table: Table, org_id: str, ref: str, model: type[M]
-    ) -> tuple[M, list[ChannelKeyRef]]:
+    async def delete_asset(self, table: Table, org_id: str, ref: str, model: type[M]) -> tuple[M, list[ChannelKeyRef]]:
         kind = "ad pod" if table is t.ad_pods else "slate"
         async with self._tx() as conn:
             org = await self._org_row(conn, org_id)
@@ -445,15 +458,17 @@ class Store:
             return [model.model_validate(dict(r)) for r in rows.mappings()]
 
     @staticmethod
-    async def _get(
-        conn: AsyncConnection, table: Table, org_id: str, ref: str, model: type[M], kind: str
-    ) -> M:
+    async def _get(conn: AsyncConnection, table: Table, org_id: str, ref: str, model: type[M], kind: str) -> M:
         """By id or slug, and only inside ``org_id``: another org's object is simply not found."""
         row = (
-            await conn.execute(
-                select(table).where(table.c.org_id == org_id, or_(table.c.id == ref, table.c.slug == ref))
+            (
+                await conn.execute(
+                    select(table).where(table.c.org_id == org_id, or_(table.c.id == ref, table.c.slug == ref))
+                )
             )
-        ).mappings().first()
+            .mappings()
+            .first()
+        )
         if row is None:
             raise NotFound(kind, ref)
         return model.model_validate(dict(row))
@@ -468,8 +483,13 @@ class Store:
         salt = secrets.token_hex(16)
         now = time.time()
         values = {
-            "id": token_id, "org_id": org_id, "name": name, "role": role, "salt": salt,
-            "secret_hash": _hash_secret(salt, secret), "created_at": now,
+            "id": token_id,
+            "org_id": org_id,
+            "name": name,
+            "role": role,
+            "salt": salt,
+            "secret_hash": _hash_secret(salt, secret),
+            "created_at": now,
             "expires_at": now + expires_in_seconds if expires_in_seconds else None,
         }
         async with self._tx() as conn:
@@ -487,10 +507,14 @@ class Store:
     async def revoke_token(self, org_id: str, token_id: str) -> Token:
         async with self._tx() as conn:
             row = (
-                await conn.execute(
-                    select(t.api_tokens).where(t.api_tokens.c.id == token_id, t.api_tokens.c.org_id == org_id)
+                (
+                    await conn.execute(
+                        select(t.api_tokens).where(t.api_tokens.c.id == token_id, t.api_tokens.c.org_id == org_id)
+                    )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
             if row is None:
                 raise NotFound("token", token_id)
             now = time.time()
@@ -506,12 +530,16 @@ class Store:
         secret = "_".join(parts[3:])
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(
-                    select(t.api_tokens, t.organizations.c.slug.label("org_slug"))
-                    .join(t.organizations, t.organizations.c.id == t.api_tokens.c.org_id)
-                    .where(t.api_tokens.c.id == token_id)
+                (
+                    await conn.execute(
+                        select(t.api_tokens, t.organizations.c.slug.label("org_slug"))
+                        .join(t.organizations, t.organizations.c.id == t.api_tokens.c.org_id)
+                        .where(t.api_tokens.c.id == token_id)
+                    )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
         if row is None:
             # Hash anyway so an unknown id costs the same time as a wrong secret.
             hmac.compare_digest(_hash_secret("x", secret), "0" * 64)
@@ -535,7 +563,7 @@ class Store:
             return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
 
 
-def _token_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+def _token_fields(row: Any) -> dict[str, Any]:
     return {k: row[k] for k in Token.model_fields if k in row}
 
 

@@ -10,12 +10,11 @@ Label rules: ``org`` and ``channel`` only carry slugs of channels that exist in 
 
 from __future__ import annotations
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info
-from prometheus_client import disable_created_metrics
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 
 from sidecar import __version__
 
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 UNKNOWN = "UNKNOWN"
 

@@ -38,6 +38,7 @@ from sidecar.config.models import (
 from sidecar.config.store import AuthContext, ChannelKeyRef
 from sidecar.services import Services
 from sidecar.web.auth import RANK
+from sidecar.web.keys import SERVICES
 from sidecar.web.problem import Problem
 
 B = TypeVar("B", bound=BaseModel)
@@ -58,7 +59,7 @@ class Route:
 
 
 def services(request: web.Request) -> Services:
-    svc: Services = request.app["services"]
+    svc: Services = request.app[SERVICES]
     return svc
 
 
@@ -80,13 +81,20 @@ def warm_param(request: web.Request) -> bool | None:
         return True
     if value.lower() in ("0", "false", "no"):
         return False
-    raise Problem(400, "bad-query", "warm must be true or false", errors=[{"field": "warm", "pointer": "?warm",
-                                                                           "detail": "must be true or false",
-                                                                           "code": "bool_parsing"}])
+    raise Problem(
+        400,
+        "bad-query",
+        "warm must be true or false",
+        errors=[{"field": "warm", "pointer": "?warm", "detail": "must be true or false", "code": "bool_parsing"}],
+    )
 
 
 def reply(status: int = 200, cache: InvalidationReport | None = None, **payload: Any) -> web.Response:
-    body: dict[str, Any] = dict(payload)
+    return reply_with(payload, status, cache)
+
+
+def reply_with(payload: dict[str, Any], status: int = 200, cache: InvalidationReport | None = None) -> web.Response:
+    body = dict(payload)
     if cache is not None:
         body["cache"] = cache.api()
     return web.json_response(body, status=status)
@@ -130,7 +138,7 @@ async def get_org(request: web.Request, ctx: AuthContext) -> web.Response:
 async def update_org(request: web.Request, ctx: AuthContext) -> web.Response:
     svc = services(request)
     changes, expected = changes_of(await parse_body(request, OrgPatch))
-    before, after, refs = await svc.store.update_org(request.match_info["org"], changes, expected)
+    _, after, refs = await svc.store.update_org(request.match_info["org"], changes, expected)
     report = await svc.invalidator.after_write(refs, scope="org", warm=False)
     return reply(organization=after.api(), cache=report)
 
@@ -231,18 +239,18 @@ def asset_handlers(kind: AssetKind) -> dict[str, RouteHandler]:
     async def list_(request: web.Request, ctx: AuthContext) -> web.Response:
         store = services(request).store
         items = await (store.list_pods(ctx.org_id) if kind is PODS else store.list_slates(ctx.org_id))
-        return reply(**{kind.many: [i.api() for i in items]})
+        return reply_with({kind.many: [i.api() for i in items]})
 
     async def create(request: web.Request, ctx: AuthContext) -> web.Response:
         data = await parse_body(request, kind.create)
         item = await services(request).store.create_asset(kind.table, ctx.org_id, data, kind.model)
-        return reply(201, **{kind.one: item.api()})
+        return reply_with({kind.one: item.api()}, 201)
 
     async def get(request: web.Request, ctx: AuthContext) -> web.Response:
         store = services(request).store
         ref = request.match_info[kind.param]
         item = await (store.get_pod(ctx.org_id, ref) if kind is PODS else store.get_slate(ctx.org_id, ref))
-        return reply(**{kind.one: item.api()})
+        return reply_with({kind.one: item.api()})
 
     async def update(request: web.Request, ctx: AuthContext) -> web.Response:
         svc = services(request)
@@ -251,7 +259,7 @@ def asset_handlers(kind: AssetKind) -> dict[str, RouteHandler]:
             kind.table, ctx.org_id, request.match_info[kind.param], changes, kind.model, kind.create, expected
         )
         report = await svc.invalidator.after_write(refs, warm=warm_param(request))
-        return reply(cache=report, affectedChannels=len(refs), **{kind.one: item.api()})
+        return reply_with({kind.one: item.api(), "affectedChannels": len(refs)}, cache=report)
 
     async def delete(request: web.Request, ctx: AuthContext) -> web.Response:
         svc = services(request)
@@ -286,31 +294,84 @@ def _routes() -> list[Route]:
     pods, slates = asset_handlers(PODS), asset_handlers(SLATES)
     routes = [
         Route("GET", "/admin/org", get_own_org, "viewer", "The token's own organization", tag="organizations"),
-        Route("POST", "/admin/org/invalidate", invalidate_own_org, "editor",
-              "Invalidate the cached config of every channel of the token's organization", tag="cache"),
+        Route(
+            "POST",
+            "/admin/org/invalidate",
+            invalidate_own_org,
+            "editor",
+            "Invalidate the cached config of every channel of the token's organization",
+            tag="cache",
+        ),
         Route("GET", "/admin/orgs", list_orgs, "super-admin", "List organizations", tag="organizations"),
-        Route("POST", "/admin/orgs", create_org, "super-admin", "Create an organization", OrgIn, 201,
-              tag="organizations"),
+        Route(
+            "POST", "/admin/orgs", create_org, "super-admin", "Create an organization", OrgIn, 201, tag="organizations"
+        ),
         Route("GET", "/admin/orgs/{org}", get_org, "super-admin", "Get an organization", tag="organizations"),
-        Route("PUT", "/admin/orgs/{org}", update_org, "super-admin", "Update an organization (partial)",
-              OrgPatch, tag="organizations"),
-        Route("DELETE", "/admin/orgs/{org}", delete_org, "super-admin",
-              "Delete an organization and everything in it", tag="organizations"),
-        Route("POST", "/admin/orgs/{org}/invalidate", invalidate_org, "super-admin",
-              "Invalidate the cached config of every channel of an organization", tag="cache"),
+        Route(
+            "PUT",
+            "/admin/orgs/{org}",
+            update_org,
+            "super-admin",
+            "Update an organization (partial)",
+            OrgPatch,
+            tag="organizations",
+        ),
+        Route(
+            "DELETE",
+            "/admin/orgs/{org}",
+            delete_org,
+            "super-admin",
+            "Delete an organization and everything in it",
+            tag="organizations",
+        ),
+        Route(
+            "POST",
+            "/admin/orgs/{org}/invalidate",
+            invalidate_org,
+            "super-admin",
+            "Invalidate the cached config of every channel of an organization",
+            tag="cache",
+        ),
         Route("GET", "/admin/channels", list_channels, "viewer", "List channels"),
         Route("POST", "/admin/channels", create_channel, "editor", "Create a channel", ChannelIn, 201, warm=True),
         Route("GET", "/admin/channels/{channel}", get_channel, "viewer", "Get a channel by id or slug"),
-        Route("PUT", "/admin/channels/{channel}", update_channel, "editor",
-              "Update a channel (partial, as in the seed); invalidates its cache keys", ChannelPatch, warm=True),
+        Route(
+            "PUT",
+            "/admin/channels/{channel}",
+            update_channel,
+            "editor",
+            "Update a channel (partial, as in the seed); invalidates its cache keys",
+            ChannelPatch,
+            warm=True,
+        ),
         Route("DELETE", "/admin/channels/{channel}", delete_channel, "editor", "Delete a channel"),
-        Route("POST", "/admin/channels/{channel}/invalidate", invalidate_channel, "editor",
-              "Invalidate a channel's cached config (by slug and by id)", tag="cache"),
-        Route("POST", "/admin/channels/{channel}/warm", warm_channel, "editor",
-              "Re-read a channel into the cache (version-checked)", tag="cache"),
+        Route(
+            "POST",
+            "/admin/channels/{channel}/invalidate",
+            invalidate_channel,
+            "editor",
+            "Invalidate a channel's cached config (by slug and by id)",
+            tag="cache",
+        ),
+        Route(
+            "POST",
+            "/admin/channels/{channel}/warm",
+            warm_channel,
+            "editor",
+            "Re-read a channel into the cache (version-checked)",
+            tag="cache",
+        ),
         Route("GET", "/admin/tokens", list_tokens, "admin", "List API tokens", tag="tokens"),
-        Route("POST", "/admin/tokens", create_token, "admin", "Create an API token (secret shown once)",
-              TokenIn, 201, tag="tokens"),
+        Route(
+            "POST",
+            "/admin/tokens",
+            create_token,
+            "admin",
+            "Create an API token (secret shown once)",
+            TokenIn,
+            201,
+            tag="tokens",
+        ),
         Route("DELETE", "/admin/tokens/{token}", revoke_token, "admin", "Revoke an API token", tag="tokens"),
     ]
     for kind, handlers in ((PODS, pods), (SLATES, slates)):
@@ -322,16 +383,31 @@ def _routes() -> list[Route]:
             Route("GET", base, handlers["list"], "viewer", f"List {label}s", tag=tag),
             Route("POST", base, handlers["create"], "editor", f"Create a {label}", kind.create, 201, tag=tag),
             Route("GET", item, handlers["get"], "viewer", f"Get a {label} by id or slug", tag=tag),
-            Route("PUT", item, handlers["update"], "editor",
-                  f"Update a {label} (partial); channels embedding it are invalidated", kind.patch, tag=tag,
-                  warm=True),
-            Route("DELETE", item, handlers["delete"], "editor",
-                  f"Delete a {label}; channels embedding it are invalidated", tag=tag, warm=True),
+            Route(
+                "PUT",
+                item,
+                handlers["update"],
+                "editor",
+                f"Update a {label} (partial); channels embedding it are invalidated",
+                kind.patch,
+                tag=tag,
+                warm=True,
+            ),
+            Route(
+                "DELETE",
+                item,
+                handlers["delete"],
+                "editor",
+                f"Delete a {label}; channels embedding it are invalidated",
+                tag=tag,
+                warm=True,
+            ),
         ]
     # PATCH is accepted wherever PUT is: both are partial updates.
     routes += [
         Route("PATCH", r.path, r.handler, r.role, r.summary, r.body, r.status, r.tag, r.warm)
-        for r in list(routes) if r.method == "PUT"
+        for r in list(routes)
+        if r.method == "PUT"
     ]
     return routes
 

@@ -15,6 +15,7 @@ from sidecar.telemetry import catalogue as m
 from sidecar.web import openapi
 from sidecar.web.admin import ROUTES, Route
 from sidecar.web.auth import Authenticator, require
+from sidecar.web.keys import MAX_BODY, OPENAPI, SERVICES
 from sidecar.web.problem import Handler, Problem, problem_middleware
 
 
@@ -49,7 +50,7 @@ def _guarded(route: Route, auth: Authenticator) -> Callable[[web.Request], Await
 
 
 async def _openapi(request: web.Request) -> web.Response:
-    return web.json_response(request.app["openapi"])
+    return web.json_response(request.app[OPENAPI])
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -57,7 +58,7 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
-    svc: Services = request.app["services"]
+    svc: Services = request.app[SERVICES]
     try:
         await svc.store.ping()
     except Exception as exc:
@@ -71,9 +72,9 @@ def build_admin_app(svc: Services) -> web.Application:
         client_max_size=svc.settings.max_body_bytes,
         middlewares=[admin_metrics_middleware, problem_middleware],
     )
-    app["services"] = svc
-    app["max_body_bytes"] = svc.settings.max_body_bytes
-    app["openapi"] = openapi.build()
+    app[SERVICES] = svc
+    app[MAX_BODY] = svc.settings.max_body_bytes
+    app[OPENAPI] = openapi.build()
     auth = Authenticator(svc.store)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, _guarded(route, auth))
@@ -88,8 +89,8 @@ def build_viewer_app(svc: Services) -> web.Application:
     from sidecar.web import manifest
 
     app = web.Application(middlewares=[problem_middleware])
-    app["services"] = svc
-    app["max_body_bytes"] = svc.settings.max_body_bytes
+    app[SERVICES] = svc
+    app[MAX_BODY] = svc.settings.max_body_bytes
     app.router.add_get("/healthz", _healthz)
     manifest.setup(app)
     return app

@@ -7,13 +7,12 @@ served under. Stitching arrives with the HLS engine.
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 from aiohttp import web
 
 from sidecar.config.models import ChannelConfig
 from sidecar.services import Services
+from sidecar.web.keys import SERVICES
 from sidecar.web.problem import Problem
 
 MAX_PLAYLIST_BYTES = 2 * 1024 * 1024
@@ -34,7 +33,7 @@ async def _close_session(app: web.Application) -> None:
 
 
 async def channel_config(request: web.Request) -> ChannelConfig:
-    svc: Services = request.app["services"]
+    svc: Services = request.app[SERVICES]
     org, channel = request.match_info["org"], request.match_info["channel"]
     try:
         config = await svc.cache.get(org, channel)
@@ -53,7 +52,7 @@ async def master(request: web.Request) -> web.Response:
             if resp.status >= 400:
                 raise Problem(502, "origin-error", f"origin answered HTTP {resp.status}")
             body = await resp.content.read(MAX_PLAYLIST_BYTES + 1)
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise Problem(502, "origin-unreachable", f"origin fetch failed: {type(exc).__name__}") from None
     if len(body) > MAX_PLAYLIST_BYTES:
         raise Problem(502, "origin-oversized", "origin playlist exceeds the size limit")

@@ -66,27 +66,52 @@ def build() -> dict[str, Any]:
             "description": f"Requires role `{route.role}` or above.",
             "security": [{"bearer": []}],
             "parameters": [
-                {"name": p, "in": "path", "required": True, "schema": {"type": "string"},
-                 "description": "id or slug" if p != "token" else "token id"}
+                {
+                    "name": p,
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "id or slug" if p != "token" else "token id",
+                }
                 for p in re.findall(r"{(\w+)}", route.path)
             ],
             "responses": {
-                str(route.status): {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
-                **{code: {"description": text, "content": {"application/problem+json": {
-                    "schema": {"$ref": "#/components/schemas/Problem"}}}} for code, text in ERRORS.items()},
+                str(route.status): {
+                    "description": "OK",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                **{
+                    code: {
+                        "description": text,
+                        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                    }
+                    for code, text in ERRORS.items()
+                },
             },
         }
         if route.warm:
-            op["parameters"].append({"name": "warm", "in": "query", "required": False, "schema": {"type": "boolean"},
-                                     "description": "Re-read the changed channels into the cache"})
+            op["parameters"].append(
+                {
+                    "name": "warm",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "boolean"},
+                    "description": "Re-read the changed channels into the cache",
+                }
+            )
         if route.body is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": _schema(route.body, components)}}}
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": _schema(route.body, components)}},
+            }
         paths.setdefault(route.path, {})[route.method.lower()] = op
     return {
         "openapi": "3.1.0",
-        "info": {"title": "sidecar admin API", "version": __version__, "license": {"name": "Apache-2.0",
-                                                                                  "identifier": "Apache-2.0"}},
+        "info": {
+            "title": "sidecar admin API",
+            "version": __version__,
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {"schemas": components, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},

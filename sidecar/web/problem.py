@@ -117,12 +117,19 @@ def from_store(exc: StoreError) -> Problem:
     if isinstance(exc, NotFound):
         return Problem(404, "not-found", str(exc))
     if isinstance(exc, Conflict):
-        return Problem(409, "conflict", exc.detail, errors=[{"field": exc.field, "pointer": f"#/{exc.field}",
-                                                             "detail": exc.detail, "code": "conflict"}])
+        return Problem(
+            409,
+            "conflict",
+            exc.detail,
+            errors=[{"field": exc.field, "pointer": f"#/{exc.field}", "detail": exc.detail, "code": "conflict"}],
+        )
     if isinstance(exc, Invalid):
-        return Problem(422, "validation", f"{exc.field}: {exc.detail}",
-                       errors=[{"field": exc.field, "pointer": f"#/{exc.field}", "detail": exc.detail,
-                                "code": "reference"}])
+        return Problem(
+            422,
+            "validation",
+            f"{exc.field}: {exc.detail}",
+            errors=[{"field": exc.field, "pointer": f"#/{exc.field}", "detail": exc.detail, "code": "reference"}],
+        )
     return Problem(503, "store-unavailable", "the config store could not answer")
 
 
@@ -143,7 +150,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         kind = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(exc.status, "http")
         detail = exc.text if exc.text and not exc.text.startswith(str(exc.status)) else exc.reason
         if exc.status == 413:
-            detail = f"request body larger than {request.app['max_body_bytes']} bytes"
+            detail = f"request body larger than {request.client_max_size} bytes"
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "www-authenticate")}
         return Problem(exc.status, kind, detail or exc.reason, headers=headers).response(request.path)
     except Exception:
