@@ -7,6 +7,8 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from sidecar.actors.durable import DurableState
+from sidecar.actors.runtime import ActorRuntime
 from sidecar.bus import Bus, LocalBus, RedisBus
 from sidecar.config.cache import ConfigCache
 from sidecar.config.invalidation import Invalidator
@@ -26,6 +28,7 @@ class Services:
     bus: Bus
     cache: ConfigCache
     invalidator: Invalidator
+    actors: ActorRuntime
     redis: RedisLink | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -48,10 +51,21 @@ class Services:
             l1_ttl=settings.config_l1_ttl_seconds,
             negative_ttl=settings.config_negative_ttl_seconds,
         )
-        return cls(settings, store, kv, bus, cache, Invalidator(cache), redis)
+        actors = ActorRuntime(
+            DurableState(store.engine),
+            bus,
+            slot=settings.slot,
+            idle_seconds=settings.actor_idle_seconds,
+            churn_window=settings.actor_churn_window_seconds,
+            heartbeat_seconds=settings.actor_heartbeat_seconds,
+            young_seconds=settings.actor_young_seconds,
+            version_check_seconds=settings.actor_version_check_seconds,
+        )
+        return cls(settings, store, kv, bus, cache, Invalidator(cache), actors, redis)
 
     async def start(self) -> None:
         await self.bus.start()
+        await self.actors.start()
         self._tasks.append(asyncio.create_task(self._retry_invalidations(), name="invalidation-retry"))
 
     async def _retry_invalidations(self) -> None:
@@ -67,6 +81,7 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.actors.close()
         await self.bus.close()
         if self.redis is not None:
             await self.redis.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65536, ge=1024, le=16 * 1024 * 1024)
     redis_timeout_seconds: float = Field(default=0.25, gt=0, le=30)
     redis_retry_after_seconds: float = Field(default=1.0, gt=0, le=300)
+    instance_slot: str | None = Field(
+        default=None,
+        description="Stable identity of this worker for churn detection (default: hostname:viewer-port)",
+    )
+    actor_idle_seconds: float = Field(default=300.0, gt=0, le=86400)
+    actor_churn_window_seconds: float = Field(default=300.0, gt=0, le=86400)
+    actor_heartbeat_seconds: float = Field(default=30.0, gt=0, le=3600)
+    actor_young_seconds: float = Field(default=10.0, gt=0, le=3600)
+    actor_version_check_seconds: float = Field(default=1.0, gt=0, le=60)
+    max_break_seconds: float = Field(default=600.0, gt=0, le=7200)
     log_level: str = Field(default="INFO")
     log_format: str = Field(default="json")
     auto_migrate: bool = Field(default=True)
@@ -165,6 +176,10 @@ class Settings(BaseSettings):
     @property
     def async_database_url(self) -> str:
         return to_async_url(self.database_url)
+
+    @property
+    def slot(self) -> str:
+        return self.instance_slot or f"{socket.gethostname()}:{self.viewer_address.port}"
 
     @property
     def is_sqlite(self) -> bool:

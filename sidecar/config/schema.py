@@ -130,3 +130,27 @@ api_tokens = Table(
     Column("expires_at", Float, nullable=True),
     Column("revoked_at", Float, nullable=True),
 )
+
+# --- channel actors (durable ad-break state and instance lifecycle) ----------------------------------
+channel_state = Table(
+    "channel_state",
+    metadata,
+    Column("channel_id", String(40), ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_id", String(40), nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+actor_instances = Table(
+    "actor_instances",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("slot", String(200), primary_key=True),
+    Column("instance_id", String(40), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("requests", BigInteger, nullable=False),
+    Column("evicted_at", Float, nullable=True),
+    Column("evict_reason", String(16), nullable=True),
+)

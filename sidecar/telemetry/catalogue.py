@@ -129,3 +129,79 @@ auth_failures_total = Counter(
     ["reason"],
     registry=registry,
 )
+
+# --- channel actors ------------------------------------------------------------------------------
+actor_instances = Gauge(
+    "ssai_actor_instances",
+    "Live channel-actor instances in this process.",
+    ["colo"],
+    registry=registry,
+)
+actor_instance_starts_total = Counter(
+    "ssai_actor_instance_starts_total",
+    "Actor instances created, by what the previous instance of the name did "
+    "(new: none; clean: evicted cleanly; churn: alive within the churn window; stale: silent longer).",
+    ["org", "channel", "reason"],
+    registry=registry,
+)
+actor_churn_total = Counter(
+    "ssai_actor_churn_total",
+    "Actor instance churn: a new instance started while the previous one of its name was alive.",
+    ["org", "channel"],
+    registry=registry,
+)
+actor_instance_age_seconds = Histogram(
+    "ssai_actor_instance_age_seconds",
+    "Age of the actor instance serving each request.",
+    ["org", "channel"],
+    buckets=AGE_BUCKETS,
+    registry=registry,
+)
+actor_young_instance_requests_total = Counter(
+    "ssai_actor_young_instance_requests_total",
+    "Requests served by actor instances younger than the young-instance bound (10 s).",
+    ["org", "channel"],
+    registry=registry,
+)
+actor_evictions_total = Counter(
+    "ssai_actor_evictions_total",
+    "Actor instances evicted, by reason (idle, shutdown, deleted).",
+    ["reason"],
+    registry=registry,
+)
+actor_lifetime_seconds = Histogram(
+    "ssai_actor_lifetime_seconds",
+    "Lifetime of actor instances at eviction (the seed's stability KPI: > 10 min).",
+    ["reason"],
+    buckets=AGE_BUCKETS,
+    registry=registry,
+)
+actor_state_syncs_total = Counter(
+    "ssai_actor_state_syncs_total",
+    "Actor instances that learned of a newer durable state, by how (bus message or version check).",
+    ["via"],
+    registry=registry,
+)
+actor_heartbeat_writes_total = Counter(
+    "ssai_actor_heartbeat_writes_total",
+    "Batched heartbeat writes of live actor instances (at most one per heartbeat interval).",
+    registry=registry,
+)
+state_persist_total = Counter(
+    "ssai_state_persist_total",
+    "Durable ad-state writes by result (confirmed, conflict: lost a compare-and-set and retried, failed).",
+    ["result"],
+    registry=registry,
+)
+state_persist_seconds = Histogram(
+    "ssai_state_persist_seconds",
+    "Latency of confirmed durable ad-state writes.",
+    buckets=FAST_BUCKETS,
+    registry=registry,
+)
+cue_requests_total = Counter(
+    "ssai_cue_requests_total",
+    "Cue API requests by action (start, stop) and result (ok, noop, rejected, error).",
+    ["action", "result"],
+    registry=registry,
+)

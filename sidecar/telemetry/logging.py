@@ -51,5 +51,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
 
 
 def log_event(logger: logging.Logger, event: str, msg: str, *, level: int = logging.INFO, **fields: Any) -> None:
-    """Log one named event with structured fields."""
-    logger.log(level, msg, extra={"event": event, **fields})
+    """Log one named event with structured fields (a field named like a LogRecord attribute,
+    e.g. ``name``, is renamed ``name_`` rather than crashing the caller)."""
+    extra = {(f"{k}_" if k in _RESERVED else k): v for k, v in fields.items()}
+    logger.log(level, msg, extra={"event": event, **extra})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -38,10 +38,11 @@ from sidecar.config.models import (
 from sidecar.config.store import AuthContext, ChannelKeyRef
 from sidecar.services import Services
 from sidecar.web.auth import RANK
+from sidecar.web.body import parse_body
+from sidecar.web.cue import CueIn, get_break, post_cue
 from sidecar.web.keys import SERVICES
 from sidecar.web.problem import Problem
 
-B = TypeVar("B", bound=BaseModel)
 RouteHandler = Callable[[web.Request, AuthContext], Awaitable[web.Response]]
 
 
@@ -61,16 +62,6 @@ class Route:
 def services(request: web.Request) -> Services:
     svc: Services = request.app[SERVICES]
     return svc
-
-
-async def parse_body(request: web.Request, model: type[B]) -> B:
-    ctype = request.content_type
-    if ctype != "application/json" and not ctype.endswith("+json"):
-        raise Problem(415, "unsupported-media-type", f"send Content-Type: application/json (got {ctype or 'none'})")
-    raw = await request.read()
-    if not raw.strip():
-        raise Problem(400, "malformed-json", "request body is empty; send a JSON object")
-    return model.model_validate_json(raw)
 
 
 def warm_param(request: web.Request) -> bool | None:
@@ -360,6 +351,23 @@ def _routes() -> list[Route]:
             "editor",
             "Re-read a channel into the cache (version-checked)",
             tag="cache",
+        ),
+        Route(
+            "POST",
+            "/admin/channels/{channel}/cue",
+            post_cue,
+            "operator",
+            "Start or stop an ad break; answered only once the state is durable",
+            CueIn,
+            tag="cue",
+        ),
+        Route(
+            "GET",
+            "/admin/channels/{channel}/break",
+            get_break,
+            "viewer",
+            "The channel's current ad-break state",
+            tag="cue",
         ),
         Route("GET", "/admin/tokens", list_tokens, "admin", "List API tokens", tag="tokens"),
         Route(

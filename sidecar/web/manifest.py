@@ -12,6 +12,7 @@ from aiohttp import web
 
 from sidecar.config.models import ChannelConfig
 from sidecar.services import Services
+from sidecar.web.cue import resolve_colo
 from sidecar.web.keys import SERVICES
 from sidecar.web.problem import Problem
 
@@ -46,6 +47,11 @@ async def channel_config(request: web.Request) -> ChannelConfig:
 
 async def master(request: web.Request) -> web.Response:
     config = await channel_config(request)
+    svc = request.app[SERVICES]
+    actor = await svc.actors.get(
+        resolve_colo(request, svc.settings), config.org_id, config.org_slug, config.id, config.slug
+    )
+    actor.touch()
     session = await _session(request.app)
     try:
         async with session.get(config.origin_url) as resp:
