@@ -150,6 +150,8 @@ class OriginConfig:
             raise ValueError("at least one rendition is required")
         if len({r.name for r in ladder}) != len(ladder):
             raise ValueError("rendition names must be unique")
+        if any(r.name == "master" for r in ladder):
+            raise ValueError("'master' cannot name a rendition (it names the master playlist)")
         if not 2.0 <= self.segment_duration <= 6.0:
             raise ValueError("segment_duration must be between 2 and 6 seconds")
         _check_whole_frames("segment_duration", self.segment_duration)

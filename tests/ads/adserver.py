@@ -178,10 +178,7 @@ class AdServer(_Served):
         return response
 
     def render(self, name: str, **extra: str) -> str:
-        text = (FIXTURES / name).read_text(encoding="utf-8")
-        for key, value in {"BEACON": self.beacon_url, "BASE": self.base_url, **extra}.items():
-            text = text.replace("{{" + key + "}}", value)
-        return text
+        return render_fixture(name, BEACON=self.beacon_url, BASE=self.base_url, **extra)
 
     def _fixture(self, name: str) -> Any:
         async def handler(_request: web.Request) -> web.Response:
@@ -255,6 +252,14 @@ class AdServer(_Served):
         raise web.HTTPFound(self.url(target) if target.startswith("/") else target)
 
 
+def render_fixture(name: str, **values: str) -> str:
+    """A fixture with its ``{{NAME}}`` placeholders filled (parser tests use it without a server)."""
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    return text
+
+
 def _oversized_body() -> bytes:
     """About 2 MB of otherwise valid VAST: only the size is wrong."""
     head = b'<VAST version="4.2"><!-- '
@@ -267,7 +272,7 @@ async def _serve(port: int, beacon_port: int) -> None:
     await beacons.start(port=beacon_port)
     ads = AdServer(beacons.base_url)
     await ads.start(port=port)
-    print(f"ad server {ads.base_url}/vast/inline3   beacons {beacons.base_url}/__beacons")  # noqa: T201
+    print(f"ad server {ads.base_url}/vast/inline3   beacons {beacons.base_url}/__beacons")
     try:
         await asyncio.Event().wait()
     finally:

@@ -422,6 +422,8 @@ async def test_every_write_to_channel_config_invalidates(stack: Stack) -> None:
         ("POST", "/admin/tokens"),
         ("DELETE", "/admin/tokens/{token}"),
         ("POST", "/admin/channels/{channel}/warm"),
+        # Cues change ad-break state, which lives in the channel actor, not in the config.
+        ("POST", "/admin/channels/{channel}/cue"),
     }
     mutating = {(r.method, r.path) for r in ROUTES if r.method != "GET"}
     assert mutating - exempt == covered
