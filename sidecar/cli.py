@@ -216,5 +216,89 @@ def serve(no_migrate: bool) -> None:
         serve_forever(settings, ready)
 
 
+@main.group()
+def cue() -> None:
+    """Start/stop ad breaks on a running service (replaces the seed's scripts/cue.sh).
+
+    Talks to the admin API at --url with the bearer token from --token or SIDECAR_TOKEN.
+    """
+
+
+def _cue_request(url: str, token: str | None, channel: str, body: dict[str, Any] | None) -> None:
+    import json
+
+    import aiohttp
+
+    if not token:
+        raise click.UsageError("a token is required: --token or SIDECAR_TOKEN (create one with `sidecar token create`)")
+
+    async def go() -> tuple[int, str]:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
+            path = f"{url.rstrip('/')}/admin/channels/{channel}/" + ("cue" if body is not None else "break")
+            headers = {"Authorization": f"Bearer {token}"}
+            method = (
+                http.post(path, json=body, headers=headers) if body is not None else http.get(path, headers=headers)
+            )
+            async with method as resp:
+                return resp.status, await resp.text()
+
+    try:
+        status, text = _run(go)
+    except OSError as exc:
+        raise click.ClickException(f"--url: cannot reach {url}: {exc}") from None
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        payload = {"detail": text}
+    if status >= 400:
+        raise click.ClickException(f"HTTP {status}: {payload.get('detail', text)}")
+    click.echo(json.dumps(payload, indent=2))
+
+
+_url = click.option("--url", default="http://127.0.0.1:8791", show_default=True, help="Admin API base URL")
+_token = click.option("--token", envvar="SIDECAR_TOKEN", default=None, help="Bearer token (or SIDECAR_TOKEN)")
+_channel = click.option("--channel", required=True, help="Channel slug or id")
+
+
+@cue.command("start")
+@_channel
+@click.option("--duration", type=float, default=None, help="Break length in seconds (default: the channel's)")
+@click.option("--pod", "pod", default=None, help="Ad pod slug or id")
+@click.option("--pod-id", "pod", default=None, hidden=True)
+@click.option("--event-id", default=None, help="Idempotency key: repeating it changes nothing")
+@_url
+@_token
+def cue_start(
+    channel: str, duration: float | None, pod: str | None, event_id: str | None, url: str, token: str | None
+) -> None:
+    """Start an ad break now."""
+    body: dict[str, Any] = {"action": "start"}
+    if duration is not None:
+        body["duration"] = duration
+    if pod is not None:
+        body["pod"] = pod
+    if event_id is not None:
+        body["eventId"] = event_id
+    _cue_request(url, token, channel, body)
+
+
+@cue.command("stop")
+@_channel
+@_url
+@_token
+def cue_stop(channel: str, url: str, token: str | None) -> None:
+    """End the running ad break."""
+    _cue_request(url, token, channel, {"action": "stop"})
+
+
+@cue.command("status")
+@_channel
+@_url
+@_token
+def cue_status(channel: str, url: str, token: str | None) -> None:
+    """Show the channel's ad-break state."""
+    _cue_request(url, token, channel, None)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -222,3 +222,62 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 def sidecar_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "sidecar", *args]
+
+
+class ServiceProcess:
+    """``sidecar serve`` as a real OS process on fixed ports (so a restart reuses them)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.viewer_port = free_port()
+        self.admin_port = free_port()
+        self.env = {
+            **os.environ,
+            "SIDECAR_VIEWER_LISTEN": f"127.0.0.1:{self.viewer_port}",
+            "SIDECAR_ADMIN_LISTEN": f"127.0.0.1:{self.admin_port}",
+            **env,
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def viewer(self) -> str:
+        return f"http://127.0.0.1:{self.viewer_port}"
+
+    @property
+    def admin(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        import urllib.request
+
+        self.proc = subprocess.Popen(
+            sidecar_cmd("serve"), env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise RuntimeError(f"sidecar serve exited: {err[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.admin}/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("sidecar serve did not become healthy")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, nothing flushed by us."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+            self.proc = None

@@ -96,7 +96,7 @@ async def post_cue(request: web.Request, ctx: AuthContext) -> web.Response:
             except NotFound:
                 raise _field_error("pod", f"no ad pod {body.pod!r} in this organization", "reference") from None
 
-        def transition(state: ChannelState, now: float) -> ChannelState | None:  # noqa: F811
+        def transition(state: ChannelState, now: float) -> ChannelState | None:
             return start_break(
                 state, now=now, duration=duration, source="manual", event_id=body.event_id, pod_id=pod_id
             )

@@ -19,18 +19,13 @@ from sidecar.web.problem import Problem
 MAX_PLAYLIST_BYTES = 2 * 1024 * 1024
 
 
-async def _session(app: web.Application) -> aiohttp.ClientSession:
-    session: aiohttp.ClientSession | None = app.get("origin_session")
-    if session is None or session.closed:
-        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
-        app["origin_session"] = session
-    return session
+ORIGIN_SESSION = web.AppKey("origin_session", aiohttp.ClientSession)
 
 
-async def _close_session(app: web.Application) -> None:
-    session: aiohttp.ClientSession | None = app.get("origin_session")
-    if session is not None:
-        await session.close()
+async def _origin_session(app: web.Application) -> AsyncIterator[None]:
+    app[ORIGIN_SESSION] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+    yield
+    await app[ORIGIN_SESSION].close()
 
 
 async def channel_config(request: web.Request) -> ChannelConfig:
@@ -52,7 +47,7 @@ async def master(request: web.Request) -> web.Response:
         resolve_colo(request, svc.settings), config.org_id, config.org_slug, config.id, config.slug
     )
     actor.touch()
-    session = await _session(request.app)
+    session = request.app[ORIGIN_SESSION]
     try:
         async with session.get(config.origin_url) as resp:
             if resp.status >= 400:
@@ -74,4 +69,4 @@ async def master(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/{org}/{channel}/master.m3u8", master)
-    app.on_cleanup.append(_close_session)
+    app.cleanup_ctx.append(_origin_session)
