@@ -7,6 +7,8 @@ served under. Stitching arrives with the HLS engine.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import aiohttp
 from aiohttp import web
 
