@@ -1,1 +1,0 @@
-"""Ad decisioning inputs: the VAST 2/3/4 client (``sidecar.ads.vast``)."""
