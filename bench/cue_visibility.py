@@ -29,7 +29,7 @@ RESULTS = Path(__file__).parent / "results" / "cue_visibility.json"
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def measure(writer: ServiceProcess, reader: ServiceProcess, token: str, cues: int) -> list[float]:

@@ -12,15 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from sidecar.hls.scte35 import Scte35Info
-
-# "other" marks a signal that is not an ad-break edge: program start/end and the rest of the
-# non-break segmentation types, cancellations, splice_null, and payloads that do not decode. Such
-# cues are kept so they can be counted; the splicer must ignore them.
-CueKind = Literal["out", "in", "cont", "other"]
-# "splicepoint" is #EXT-X-SPLICEPOINT-SCTE35 (MediaTailor); "scte35-tag" is #EXT-X-SCTE35 (SCTE 35
-# 2022 HLS carriage).
-CueDialect = Literal["cue-out", "daterange", "oatcls", "scte35-tag", "splicepoint"]
+CueKind = Literal["out", "in", "cont"]
+CueDialect = Literal["cue-out", "daterange", "oatcls", "scte35-tag"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +39,6 @@ class Cue:
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """One media segment. ``pdt`` is always a timezone-aware UTC datetime, or None.
-
-    ``pdt_explicit`` says the origin tagged this segment with EXT-X-PROGRAM-DATE-TIME. Otherwise
-    ``pdt`` is extrapolated from the previous segment (its PDT plus its duration). It is None
-    before the first PDT, and after a discontinuity that has no PDT of its own, until the next
-    explicit one.
-    """
-
     msn: int
     uri: str
     duration: float
@@ -62,29 +47,8 @@ class Segment:
     pdt_explicit: bool = False
     discontinuity: bool = False
     # Every other tag line that preceded this segment's URI, verbatim, in order (EXT-X-KEY,
-    # EXT-X-MAP, EXT-X-BYTERANGE, cue tags, DATERANGE, unknown tags, comments ...).
+    # EXT-X-MAP, EXT-X-BYTERANGE, cue tags, DATERANGE, unknown tags ...).
     tags: tuple[str, ...] = ()
-    # Formatting of the origin's text; not part of equality (see SegmentSource).
-    source: SegmentSource | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class HeaderSource:
-    """Order and text of the origin's header lines, for byte-exact pass-through.
-
-    ``layout`` holds one entry per header line after ``#EXTM3U``: ``("V"|"T"|"M"|"D", line)`` for
-    VERSION, TARGETDURATION, MEDIA-SEQUENCE and DISCONTINUITY-SEQUENCE, or ``("t", "")`` for the
-    next entry of ``header_tags``. The writer keeps this order while ``header_tags`` is the same
-    tuple and the same set of owned tags is written. It reuses an owned line only while its value
-    is unchanged, so a splicer that renumbers MEDIA-SEQUENCE keeps the origin's header order.
-    """
-
-    layout: tuple[tuple[str, str], ...]
-    header_tags: tuple[str, ...]
-    version: int | None
-    target_duration: int
-    media_sequence: int
-    discontinuity_sequence: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +61,10 @@ class MediaPlaylist:
     # Header tags other than the ones the writer owns (EXTM3U, VERSION, TARGETDURATION,
     # MEDIA-SEQUENCE, DISCONTINUITY-SEQUENCE), verbatim and in order.
     header_tags: tuple[str, ...] = ()
-    # Tags after the last segment (live-edge CUE-IN, DATERANGE, LL-HLS hints ...), verbatim.
-    # EXT-X-ENDLIST is not among them: it is ``endlist`` and is always written last.
+    # Tags after the last segment (live-edge CUE-IN, DATERANGE, ENDLIST ...), verbatim.
     trailer_tags: tuple[str, ...] = ()
     cues: tuple[Cue, ...] = ()
     endlist: bool = False
-    # The origin wrote EXT-X-DISCONTINUITY-SEQUENCE (even as 0). The writer writes the tag when
-    # this is set or the value is nonzero.
-    dsn_explicit: bool = False
-    source: HeaderSource | None = field(default=None, compare=False, repr=False)
 
     @property
     def last_msn(self) -> int:
