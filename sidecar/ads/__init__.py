@@ -1,0 +1,1 @@
+"""Ad decisioning inputs: the VAST 2/3/4 client (``sidecar.ads.vast``)."""
