@@ -205,3 +205,159 @@ cue_requests_total = Counter(
     ["action", "result"],
     registry=registry,
 )
+
+# --- manifests, origin, HLS engine ----------------------------------------------------------------
+manifest_requests_total = Counter(
+    "ssai_manifest_requests_total",
+    "Viewer manifest requests by kind (master, media, assets), mode (ssai, sgai, passthrough) and status.",
+    ["org", "channel", "kind", "mode", "status"],
+    registry=registry,
+)
+manifest_request_seconds = Histogram(
+    "ssai_manifest_request_seconds",
+    "Viewer manifest request latency by kind (the availability/latency SLO's source).",
+    ["kind"],
+    buckets=FAST_BUCKETS,
+    registry=registry,
+)
+origin_fetch_seconds = Histogram(
+    "ssai_origin_fetch_seconds",
+    "Origin playlist fetch latency by result (ok, error).",
+    ["result"],
+    buckets=SLOW_BUCKETS,
+    registry=registry,
+)
+origin_errors_total = Counter(
+    "ssai_origin_errors_total",
+    "Origin playlist failures by reason (timeout, connect, http_4xx, http_5xx, invalid, oversized).",
+    ["org", "channel", "reason"],
+    registry=registry,
+)
+playlist_render_seconds = Histogram(
+    "ssai_playlist_render_seconds",
+    "Time to parse, splice and write one variant playlist (done once per origin update and break change).",
+    ["mode"],
+    buckets=FAST_BUCKETS,
+    registry=registry,
+)
+playlist_validation_failures_total = Counter(
+    "ssai_playlist_validation_failures_total",
+    "Rendered playlists that broke an HLS rule (msn, dsn, pdt, target_duration, markers); should stay 0.",
+    ["rule"],
+    registry=registry,
+)
+scte35_cues_total = Counter(
+    "ssai_scte35_cues_total",
+    "Ad signals found in origin playlists, by tag dialect, kind (out, in, cont) and validity.",
+    ["dialect", "kind", "valid"],
+    registry=registry,
+)
+ad_breaks_started_total = Counter(
+    "ssai_ad_breaks_started_total",
+    "Ad breaks started, by source (scte35, manual, schedule).",
+    ["org", "channel", "source"],
+    registry=registry,
+)
+break_seconds_total = Counter(
+    "ssai_break_seconds_total",
+    "Seconds of ad breaks planned (the avail duration).",
+    ["org", "channel"],
+    registry=registry,
+)
+ad_stitched_seconds_total = Counter(
+    "ssai_ad_stitched_seconds_total",
+    "Seconds of ads stitched into breaks (excludes slate).",
+    ["org", "channel"],
+    registry=registry,
+)
+slate_seconds_total = Counter(
+    "ssai_slate_seconds_total",
+    "Seconds of slate used to fill breaks.",
+    ["org", "channel"],
+    registry=registry,
+)
+
+# --- ad decisioning and beacons -----------------------------------------------------------------------
+ad_decisions_total = Counter(
+    "ssai_ad_decisions_total",
+    "Ad decisions (one per break) by what filled it (vast, pod, slate, none) and why.",
+    ["org", "channel", "source", "reason"],
+    registry=registry,
+)
+ad_decision_seconds = Histogram(
+    "ssai_ad_decision_seconds",
+    "Time to decide a break's ads, including the VAST chain.",
+    buckets=SLOW_BUCKETS,
+    registry=registry,
+)
+vast_requests_total = Counter(
+    "ssai_vast_requests_total",
+    "VAST ad-server calls by outcome (ok, empty, timeout, http_error, invalid, wrapper_limit, ...).",
+    ["outcome"],
+    registry=registry,
+)
+avail_seconds_total = Counter(
+    "ssai_avail_seconds_total",
+    "Seconds of avails offered for decisioning (MediaTailor's Avail.Duration).",
+    ["org", "channel"],
+    registry=registry,
+)
+avail_filled_seconds_total = Counter(
+    "ssai_avail_filled_seconds_total",
+    "Seconds of avails filled with ads (MediaTailor's Avail.FilledDuration); fill rate = filled / avail.",
+    ["org", "channel"],
+    registry=registry,
+)
+beacons_total = Counter(
+    "ssai_beacons_total",
+    "Server-side tracking beacons by event and result (sent, failed, retried, dropped).",
+    ["event", "result"],
+    registry=registry,
+)
+beacon_queue_depth = Gauge(
+    "ssai_beacon_queue_depth",
+    "Beacons queued and not yet acknowledged.",
+    registry=registry,
+)
+beacon_queue_oldest_age_seconds = Gauge(
+    "ssai_beacon_queue_oldest_age_seconds",
+    "Age of the oldest unacknowledged beacon.",
+    registry=registry,
+)
+
+# --- the probe's own registry (``sidecar probe`` exports these on its /metrics) ---------------------
+probe_registry = CollectorRegistry()
+probe_config_propagation_seconds = Histogram(
+    "ssai_probe_config_propagation_seconds",
+    "End-to-end time from an admin config change to every manifest endpoint showing it (KPI 1).",
+    ["target"],
+    buckets=SLOW_BUCKETS,
+    registry=probe_registry,
+)
+probe_propagation_timeouts_total = Counter(
+    "ssai_probe_propagation_timeouts_total",
+    "Config changes that a manifest endpoint had not shown when the probe gave up.",
+    ["target"],
+    registry=probe_registry,
+)
+probe_manifest_checks_total = Counter(
+    "ssai_probe_manifest_checks_total",
+    "Manifest validity checks by channel and result (ok, failed).",
+    ["channel", "result"],
+    registry=probe_registry,
+)
+probe_manifest_failures_total = Counter(
+    "ssai_probe_manifest_failures_total",
+    "Manifest validity failures by reason (fetch, parse, msn, dsn, pdt, markers, target_duration).",
+    ["channel", "reason"],
+    registry=probe_registry,
+)
+
+
+def metric_names(reg: CollectorRegistry | None = None) -> set[str]:
+    """Every series name the catalogue can export (with _total/_bucket/... suffixes)."""
+    names: set[str] = set()
+    for r in (reg,) if reg is not None else (registry, probe_registry):
+        for collector in list(r._collector_to_names):
+            names.update(n for n in r._collector_to_names[collector] if n.startswith("ssai_"))
+    return names
