@@ -7,6 +7,13 @@ declare -A need=(
   [redis-server]=redis-server
   [ffmpeg]=ffmpeg
   [ffprobe]=ffmpeg
+  [prometheus]=prometheus
+  [promtool]=prometheus
+  [prometheus-alertmanager]=prometheus-alertmanager
+  [amtool]=prometheus-alertmanager
+  [chromium]=chromium
+  [wrk]=wrk
+  [docker-compose]=docker-compose
 )
 missing=()
 for cmd in "${!need[@]}"; do
