@@ -44,6 +44,12 @@ def test_no_copyleft_in_runtime_dependencies() -> None:
     assert offenders == {}
 
 
-def test_threefive_is_the_mit_release() -> None:
-    dist = distribution("threefive")
-    assert dist.version.startswith("2."), "threefive 3.x is GPL-2.0; the project pins 2.5.9 (MIT)"
+def test_threefive_is_the_mit_release_that_works() -> None:
+    """threefive 3.x is GPL-2.0; 2.5.9 is a stub whose import calls sys.exit(); 2.5.5+ depend on
+    m3ufu, which pulls in threefive3 (Sleepycat). 2.4.55 is MIT with MIT dependencies."""
+    assert distribution("threefive").version == "2.4.55"
+    import threefive
+
+    cue = threefive.Cue("/DAlAAALkmP0AP/wFAXwAlXbf+//4dg/yP4AQItwAAEBAQAAhT3BsQ==")
+    assert cue.decode() is True
+    assert cue.command.break_duration == 47.0

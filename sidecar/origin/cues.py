@@ -1,0 +1,171 @@
+"""Ad-break signalling in the live playlists, in each dialect the service must understand.
+
+Flavours (identical across renditions, since they depend only on MSNs):
+
+``cue-out``
+    ``#EXT-X-CUE-OUT:DURATION=<s>`` before the splice segment, ``#EXT-X-CUE-OUT-CONT:
+    ElapsedTime=..,Duration=..`` before each later segment of the break, ``#EXT-X-CUE-IN``
+    before the first segment after it (and after the last segment when the break ends exactly
+    at the live edge).
+``oatcls``
+    Elemental style: ``#EXT-OATCLS-SCTE35:<base64 splice_insert>`` plus ``#EXT-X-CUE-OUT:<s>``,
+    CONT lines carrying ``SCTE35=<base64>``, then ``#EXT-X-CUE-IN``.
+``oatcls-timesignal``
+    As ``oatcls`` but the binary cue is a ``time_signal`` with a segmentation descriptor
+    (0x34 Provider Placement Opportunity Start); the end is announced with a 0x35 cue on the
+    ``#EXT-X-CUE-IN`` segment.
+``daterange``
+    ``#EXT-X-DATERANGE`` with ``SCTE35-OUT`` (splice_insert, out of network) and
+    ``PLANNED-DURATION``, first shown at least ``daterange_lead`` seconds before its
+    START-DATE; and, once the break is over, a tag with the same ID, ``END-DATE``,
+    ``DURATION`` and ``SCTE35-IN``. Tags are anchored to segments still in the window, so they
+    stay visible for as long as any part of the break is.
+``none``
+    No signalling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sidecar.origin import scte35
+from sidecar.origin.config import CueFlavour
+from sidecar.origin.timeline import AdBreak, Timeline, format_seconds
+
+UNIQUE_PROGRAM_ID = 1
+
+
+def break_uri(ad_break: AdBreak) -> bytes:
+    """Segmentation UPID (type 0x0F, URI) naming the break, so cues are self-describing."""
+    return f"urn:sidecar:origin:break:{ad_break.index}".encode("ascii")
+
+
+def splice_out(tl: Timeline, ad_break: AdBreak) -> bytes:
+    """``splice_insert``: leave the network at the break's first segment for the planned time."""
+    command = scte35.SpliceInsert(
+        event_id=ad_break.event_id,
+        out_of_network=True,
+        pts_ticks=tl.pts(ad_break.start),
+        break_duration_ticks=tl.planned,
+        auto_return=True,
+        unique_program_id=UNIQUE_PROGRAM_ID,
+    )
+    return scte35.splice_info_section(command)
+
+
+def splice_in(tl: Timeline, ad_break: AdBreak) -> bytes:
+    """``splice_insert``: return to the network at the first segment after the break."""
+    command = scte35.SpliceInsert(
+        event_id=ad_break.event_id,
+        out_of_network=False,
+        pts_ticks=tl.pts(ad_break.end),
+        unique_program_id=UNIQUE_PROGRAM_ID,
+    )
+    return scte35.splice_info_section(command)
+
+
+def placement_start(tl: Timeline, ad_break: AdBreak) -> bytes:
+    """``time_signal`` + segmentation descriptor 0x34 with the planned duration."""
+    descriptor = scte35.SegmentationDescriptor(
+        event_id=ad_break.event_id,
+        type_id=scte35.SEG_PROVIDER_PLACEMENT_OPPORTUNITY_START,
+        duration_ticks=tl.planned,
+        upid_type=scte35.UPID_URI,
+        upid=break_uri(ad_break),
+        segment_num=1,
+        segments_expected=1,
+    )
+    return scte35.splice_info_section(scte35.TimeSignal(tl.pts(ad_break.start)), [descriptor])
+
+
+def placement_end(tl: Timeline, ad_break: AdBreak) -> bytes:
+    """``time_signal`` + segmentation descriptor 0x35 at the return to content."""
+    descriptor = scte35.SegmentationDescriptor(
+        event_id=ad_break.event_id,
+        type_id=scte35.SEG_PROVIDER_PLACEMENT_OPPORTUNITY_END,
+        upid_type=scte35.UPID_URI,
+        upid=break_uri(ad_break),
+        segment_num=1,
+        segments_expected=1,
+    )
+    return scte35.splice_info_section(scte35.TimeSignal(tl.pts(ad_break.end)), [descriptor])
+
+
+@dataclass
+class CueLayout:
+    """Tag lines to write before given segments, and after the last one."""
+
+    before: dict[int, list[str]] = field(default_factory=dict)
+    trailing: list[str] = field(default_factory=list)
+
+    def add(self, msn: int, *lines: str) -> None:
+        self.before.setdefault(msn, []).extend(lines)
+
+
+def layout_cues(tl: Timeline, flavour: CueFlavour, window: range) -> CueLayout:
+    """Where each cue tag goes for the segments in ``window`` (a pure function of MSNs)."""
+    layout = CueLayout()
+    if not window or flavour == "none":
+        return layout
+    if flavour == "daterange":
+        _layout_dateranges(tl, window, layout)
+    else:
+        _layout_cue_tags(tl, flavour, window, layout)
+    return layout
+
+
+def _cue_in_lines(tl: Timeline, flavour: CueFlavour, ad_break: AdBreak) -> list[str]:
+    if flavour == "oatcls-timesignal":
+        return [f"#EXT-OATCLS-SCTE35:{scte35.to_base64(placement_end(tl, ad_break))}", "#EXT-X-CUE-IN"]
+    return ["#EXT-X-CUE-IN"]
+
+
+def _layout_cue_tags(tl: Timeline, flavour: CueFlavour, window: range, layout: CueLayout) -> None:
+    planned = format_seconds(tl.config.break_duration)
+    for msn in window:
+        ended = tl.break_at(msn - 1)
+        if ended is not None and ended.end == msn:
+            layout.add(msn, *_cue_in_lines(tl, flavour, ended))
+        ad_break = tl.break_at(msn)
+        if ad_break is None:
+            continue
+        binary = ""
+        if flavour == "oatcls":
+            binary = scte35.to_base64(splice_out(tl, ad_break))
+        elif flavour == "oatcls-timesignal":
+            binary = scte35.to_base64(placement_start(tl, ad_break))
+        if msn == ad_break.start:
+            if binary:
+                layout.add(msn, f"#EXT-OATCLS-SCTE35:{binary}", f"#EXT-X-CUE-OUT:{planned}")
+            else:
+                layout.add(msn, f"#EXT-X-CUE-OUT:DURATION={planned}")
+        else:
+            elapsed = format_seconds((msn - ad_break.start) * tl.config.segment_duration)
+            cont = f"#EXT-X-CUE-OUT-CONT:ElapsedTime={elapsed},Duration={planned}"
+            layout.add(msn, f"{cont},SCTE35={binary}" if binary else cont)
+    last = window[-1]
+    at_edge = tl.break_at(last)
+    if at_edge is not None and at_edge.end == last + 1:
+        layout.trailing.extend(_cue_in_lines(tl, flavour, at_edge))
+
+
+def _layout_dateranges(tl: Timeline, window: range, layout: CueLayout) -> None:
+    first, last = window[0], window[-1]
+    planned = format_seconds(tl.config.break_duration)
+    for ad_break in tl.breaks_touching(first, last, ahead=tl.lead_segments):
+        ident = f'ID="splice-{ad_break.event_id}",START-DATE="{tl.pdt(ad_break.start)}"'
+        announce = ad_break.start - tl.lead_segments
+        if announce <= last and ad_break.end >= first:
+            out_hex = scte35.to_hex(splice_out(tl, ad_break))
+            layout.add(
+                max(announce, first),
+                f"#EXT-X-DATERANGE:{ident},PLANNED-DURATION={planned},SCTE35-OUT={out_hex}",
+            )
+        if first <= ad_break.end <= last:
+            actual = format_seconds((ad_break.end - ad_break.start) * tl.config.segment_duration)
+            in_hex = scte35.to_hex(splice_in(tl, ad_break))
+            layout.add(
+                ad_break.end,
+                f'#EXT-X-DATERANGE:{ident},END-DATE="{tl.pdt(ad_break.end)}",'
+                f"DURATION={actual},SCTE35-IN={in_hex}",
+            )
