@@ -216,6 +216,153 @@ def serve(no_migrate: bool) -> None:
         serve_forever(settings, ready)
 
 
+def _origin_config(
+    segment_duration: float, window: int, cues: str, media: str, break_interval: float, break_duration: float
+) -> Any:
+    from sidecar.origin import OriginConfig
+
+    try:
+        return OriginConfig(
+            segment_duration=segment_duration,
+            window=window,
+            cue_flavour=cues,  # type: ignore[arg-type]
+            media=media,  # type: ignore[arg-type]
+            break_interval=break_interval,
+            break_duration=break_duration,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _origin_options(fn: Any) -> Any:
+    from sidecar.origin import CUE_FLAVOURS, MEDIA_MODES
+
+    for option in reversed(
+        [
+            click.option("--segment-duration", type=float, default=4.0, show_default=True, help="Seconds (2-6)"),
+            click.option("--window", type=int, default=6, show_default=True, help="Segments in the live window"),
+            click.option(
+                "--cues",
+                type=click.Choice(CUE_FLAVOURS),
+                default="cue-out",
+                show_default=True,
+                help="Ad-signalling dialect of the synthetic stream",
+            ),
+            click.option(
+                "--media",
+                type=click.Choice(MEDIA_MODES),
+                default="none",
+                show_default=True,
+                help="none: placeholder segments; ffmpeg: real playable MPEG-TS",
+            ),
+            click.option(
+                "--break-interval", type=float, default=120.0, show_default=True, help="Seconds between breaks"
+            ),
+            click.option("--break-duration", type=float, default=30.0, show_default=True, help="Seconds per break"),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8081, show_default=True)
+@_origin_options
+def origin(
+    host: str,
+    port: int,
+    segment_duration: float,
+    window: int,
+    cues: str,
+    media: str,
+    break_interval: float,
+    break_duration: float,
+) -> None:
+    """Run the synthetic live origin (live streams with ad cues, ad pods, slate, failure modes)."""
+    from sidecar.demo import run_origin_forever
+
+    config = _origin_config(segment_duration, window, cues, media, break_interval, break_duration)
+    configure_logging()
+    click.echo(f"origin: http://{host}:{port}/live/sports1/master.m3u8", err=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_origin_forever(config, host, port))
+
+
+@main.command()
+@click.option("--origin-port", type=click.IntRange(1, 65535), default=8081, show_default=True)
+@_origin_options
+def demo(
+    origin_port: int,
+    segment_duration: float,
+    window: int,
+    cues: str,
+    media: str,
+    break_interval: float,
+    break_duration: float,
+) -> None:
+    """Synthetic origin + the service on embedded defaults (SQLite, no Redis), demo/sports1 ready."""
+    from sidecar.config.store import Store
+    from sidecar.demo import run_origin_forever, seed
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    _migrate(settings)
+    config = _origin_config(segment_duration, window, cues, media, break_interval, break_duration)
+    origin_url = f"http://127.0.0.1:{origin_port}"
+
+    async def prepare() -> Any:
+        store = Store.from_url(settings.database_url)
+        try:
+            return await seed(store, origin_url, config)
+        finally:
+            await store.close()
+
+    info = _run(prepare)
+    viewer, admin = settings.viewer_address, settings.admin_address
+
+    def ready(urls: list[str]) -> None:
+        base = f"http://{viewer}/{info.org}/{info.channel}"
+        click.echo(
+            "\n".join(
+                [
+                    "",
+                    "sidecar demo is running (Ctrl+C to stop)",
+                    f"  master playlist : {base}/master.m3u8",
+                    f"  SSAI variant    : {base}/800k.m3u8?mode=ssai",
+                    f"  SGAI variant    : {base}/800k.m3u8?mode=sgai",
+                    f"  metrics         : http://{admin}/metrics",
+                    f"  admin token     : {info.token}",
+                    f"  start a break   : SIDECAR_TOKEN={info.token} sidecar cue start --channel {info.channel} "
+                    f"--duration 30 --url http://{admin}",
+                    f"  origin          : {origin_url}/live/{info.channel}/master.m3u8 (SCTE-35 {cues} cues every "
+                    f"{break_interval:g} s)",
+                    "",
+                ]
+            ),
+            err=True,
+        )
+
+    async def both() -> None:
+        from sidecar.services import Services
+        from sidecar.web.app import run_apps
+
+        await _check_dependencies(settings)
+        origin_task = asyncio.create_task(run_origin_forever(config, "127.0.0.1", origin_port))
+        try:
+            await run_apps(Services.build(settings), ready=ready)
+        finally:
+            origin_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await origin_task
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(both())
+    except OSError as exc:
+        raise _bind_error(exc, settings) from None
+
+
 @main.group()
 def cue() -> None:
     """Start/stop ad breaks on a running service (replaces the seed's scripts/cue.sh).

@@ -7,6 +7,8 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+import aiohttp
+
 from sidecar.actors.durable import DurableState
 from sidecar.actors.runtime import ActorRuntime
 from sidecar.bus import Bus, LocalBus, RedisBus
@@ -16,6 +18,7 @@ from sidecar.config.kv import KV, MemoryKV, RedisKV
 from sidecar.config.store import Store
 from sidecar.redis_link import RedisLink
 from sidecar.settings import Settings
+from sidecar.stitch.engine import Stitcher
 
 log = logging.getLogger("sidecar.services")
 
@@ -30,6 +33,8 @@ class Services:
     invalidator: Invalidator
     actors: ActorRuntime
     redis: RedisLink | None = None
+    stitcher: Stitcher | None = None
+    _session: aiohttp.ClientSession | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -66,6 +71,17 @@ class Services:
     async def start(self) -> None:
         await self.bus.start()
         await self.actors.start()
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=10),
+            connector=aiohttp.TCPConnector(limit=200, ttl_dns_cache=60),
+            headers={"User-Agent": "sidecar-ssai"},
+        )
+        self.stitcher = Stitcher(
+            self.actors,
+            self._session,
+            origin_timeout=self.settings.origin_timeout_seconds,
+            origin_ttl=self.settings.origin_cache_seconds,
+        )
         self._tasks.append(asyncio.create_task(self._retry_invalidations(), name="invalidation-retry"))
 
     async def _retry_invalidations(self) -> None:
@@ -82,6 +98,8 @@ class Services:
                 await task
         self._tasks.clear()
         await self.actors.close()
+        if self._session is not None:
+            await self._session.close()
         await self.bus.close()
         if self.redis is not None:
             await self.redis.close()

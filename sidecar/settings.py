@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     actor_young_seconds: float = Field(default=10.0, gt=0, le=3600)
     actor_version_check_seconds: float = Field(default=1.0, gt=0, le=60)
     max_break_seconds: float = Field(default=600.0, gt=0, le=7200)
+    origin_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    origin_cache_seconds: float = Field(
+        default=0.5, ge=0, le=10, description="How long one origin media playlist fetch is shared by viewers"
+    )
     log_level: str = Field(default="INFO")
     log_format: str = Field(default="json")
     auto_migrate: bool = Field(default=True)

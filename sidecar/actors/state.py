@@ -29,6 +29,24 @@ class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
 
 
+class PlanItemState(_Model):
+    """One segment of the break's ad timeline (see sidecar.hls.splice.PlanItem)."""
+
+    duration: float
+    uris: tuple[tuple[int, str], ...]
+    discontinuity: bool = False
+    kind: str = "ad"
+
+
+class AssetState(_Model):
+    """One creative of the break, for SGAI asset lists: its renditions and duration."""
+
+    duration: float
+    variants: tuple[tuple[int, str], ...]
+    ad_id: str | None = None
+    kind: str = "ad"
+
+
 class AdBreak(_Model):
     id: str
     source: Source
@@ -41,6 +59,24 @@ class AdBreak(_Model):
     # splices here, whenever their request comes.
     start_pdt: float | None = None
     stopped_at: float | None = None
+    # The ad timeline decided once for the break (same for every variant, reload and process).
+    items: tuple[PlanItemState, ...] = ()
+    assets: tuple[AssetState, ...] = ()
+    fill_source: str | None = None  # vast | pod | slate | none
+    fill_reason: str | None = None
+    # Observed from the origin window once, then fixed (see sidecar.hls.splice.Observation).
+    first_msn: int | None = None
+    first_pdt: float | None = None
+    replaced: int | None = None
+    replaced_seconds: float | None = None
+    shown: int | None = None
+    inserted_discontinuities: int | None = None
+    resume_discontinuity: bool = True
+    absorbed: tuple[int, ...] = ()
+
+    @property
+    def final(self) -> bool:
+        return self.replaced is not None and self.first_msn is not None and self.shown is not None
 
     def active(self, now: float) -> bool:
         return self.stopped_at is None and now < self.ends_at
@@ -49,6 +85,12 @@ class AdBreak(_Model):
 class ChannelState(_Model):
     current: AdBreak | None = None
     history: tuple[AdBreak, ...] = ()
+    # Offsets contributed by breaks folded out of ``history`` (long before any live window).
+    base_msn: int = 0
+    base_dsn: int = 0
+
+    def breaks(self) -> tuple[AdBreak, ...]:
+        return (*self.history, self.current) if self.current is not None else self.history
 
     def active_break(self, now: float) -> AdBreak | None:
         return self.current if self.current is not None and self.current.active(now) else None
@@ -66,10 +108,16 @@ class ChannelState(_Model):
         return cls.model_validate(data or {})
 
 
-def _retire(state: ChannelState, ended: AdBreak | None) -> tuple[AdBreak, ...]:
-    if ended is None:
-        return state.history
-    return (*state.history, ended)[-HISTORY_LIMIT:]
+def _retire(state: ChannelState, ended: AdBreak | None) -> ChannelState:
+    """Move the ended break into history; fold the oldest into the base offsets."""
+    history = state.history if ended is None else (*state.history, ended)
+    base_msn, base_dsn = state.base_msn, state.base_dsn
+    while len(history) > HISTORY_LIMIT:
+        old, history = history[0], history[1:]
+        if old.final:
+            base_msn += (old.shown or 0) - (old.replaced or 0)
+            base_dsn += (old.inserted_discontinuities or 0) - len(old.absorbed)
+    return ChannelState(current=None, history=history, base_msn=base_msn, base_dsn=base_dsn)
 
 
 def start_break(
@@ -81,6 +129,11 @@ def start_break(
     event_id: str | None = None,
     pod_id: str | None = None,
     start_pdt: float | None = None,
+    items: tuple[PlanItemState, ...] = (),
+    assets: tuple[AssetState, ...] = (),
+    fill_source: str | None = None,
+    fill_reason: str | None = None,
+    break_id: str | None = None,
 ) -> ChannelState | None:
     """Start a break. Idempotent per event id: a cue seen again (every reload shows it) changes
     nothing, and neither restarts nor extends the break. Returns None when nothing changes."""
@@ -88,10 +141,15 @@ def start_break(
         return None
     running = state.active_break(now)
     if running is not None:
-        raise BreakActive(running)
+        if start_pdt is None or running.start_pdt is None:
+            raise BreakActive(running)
+        # In media time, a break may start where the running one ends (back-to-back breaks: the
+        # next CUE-OUT follows the CUE-IN while the wall clock still counts the first one).
+        if start_pdt < running.start_pdt + running.duration_seconds - 0.25:
+            raise BreakActive(running)
     event = event_id or f"{source}-{secrets.token_hex(6)}"
     new = AdBreak(
-        id=f"brk_{secrets.token_hex(6)}",
+        id=break_id or f"brk_{secrets.token_hex(6)}",
         source=source,
         event_id=event,
         pod_id=pod_id,
@@ -99,8 +157,12 @@ def start_break(
         ends_at=now + duration,
         duration_seconds=duration,
         start_pdt=start_pdt,
+        items=items,
+        assets=assets,
+        fill_source=fill_source,
+        fill_reason=fill_reason,
     )
-    return ChannelState(current=new, history=_retire(state, state.current))
+    return _retire(state, state.current).model_copy(update={"current": new})
 
 
 def stop_break(state: ChannelState, *, now: float) -> ChannelState | None:
@@ -108,8 +170,31 @@ def stop_break(state: ChannelState, *, now: float) -> ChannelState | None:
     running = state.active_break(now)
     if running is None:
         return None
-    stopped = running.model_copy(update={"stopped_at": now, "ends_at": min(running.ends_at, now)})
-    return ChannelState(current=stopped, history=state.history)
+    update: dict[str, Any] = {"stopped_at": now, "ends_at": min(running.ends_at, now)}
+    if running.start_pdt is not None and not running.final:
+        # Shorten in media time too: the break ends about where the live edge has reached
+        # (PDT runs a little behind the wall clock, so this errs on the late side).
+        update["duration_seconds"] = max(0.0, min(running.duration_seconds, now - running.start_pdt))
+    return state.model_copy(update={"current": running.model_copy(update=update)})
+
+
+def update_break(state: ChannelState, break_id: str, changes: dict[str, Any]) -> ChannelState | None:
+    """Record observations (or a shortened duration) on one break; None when nothing changes."""
+    breaks = list(state.history)
+    current = state.current
+    for i, brk in enumerate(breaks):
+        if brk.id == break_id:
+            new = brk.model_copy(update=changes)
+            if new == brk:
+                return None
+            breaks[i] = new
+            return state.model_copy(update={"history": tuple(breaks)})
+    if current is not None and current.id == break_id:
+        new = current.model_copy(update=changes)
+        if new == current:
+            return None
+        return state.model_copy(update={"current": new})
+    return None
 
 
 def describe(state: ChannelState, version: int, updated_at: float, now: float) -> dict[str, Any]:

@@ -1,39 +1,65 @@
-"""SCTE-35 ``splice_info_section`` decoding and encoding: pure, typed, never raises, never prints.
+"""SCTE-35 ``splice_info_section`` decoding and encoding on top of threefive: typed, never raises, never prints.
 
-Why this is not threefive: the ``threefive==2.5.9`` wheel pinned in pyproject is a deprecation
-stub. Its ``__init__`` prints a banner to stdout and calls ``sys.exit()``, so importing it ends
-the process with status 0. threefive 3.x is GPL, and the real 2.x releases (2.5.5 and earlier)
-pull in further packages by the same author. This module therefore implements the part of
-ANSI/SCTE 35 2023r1 that an ad inserter needs, and nothing more:
+The bit-level parsing and serialising is threefive 2.4.55's (MIT, pinned in pyproject). This module
+adds what an ad inserter needs around it, and nothing that re-reads the bits itself:
 
-* the section header (section 9.6), including its length checks and the MPEG-2 CRC-32;
-* ``splice_null`` (9.7.1), ``splice_insert`` (9.7.3), ``time_signal`` (9.7.4),
-  ``bandwidth_reservation`` (9.7.5) and ``private_command`` (9.7.6), the last two by name only;
-* ``segmentation_descriptor`` (10.3.3) with its UPID bytes, type, duration and segment numbers.
-  Other descriptors are skipped.
+* payload text to bytes: base64 (``EXT-OATCLS-SCTE35``, ``EXT-X-SPLICEPOINT-SCTE35``, the ``CUE``
+  attribute, ``SCTE35=`` in ``CUE-OUT-CONT``), URL-safe base64, and hex with or without ``0x``
+  (DATERANGE ``SCTE35-*``, RFC 8216 section 4.3.2.7.1);
+* the checks threefive 2.4.55 does not make: the CRC-32 (computed with ``threefive.crc``),
+  ``section_length`` against the bytes present, the declared ``splice_command_length`` against
+  what threefive read, a descriptor loop that runs past the section, the ``CUEI`` identifier of
+  segmentation descriptors (threefive labels every tag 0x02 ``CUEI``), and fields threefive could
+  not read (its bit reader returns ``False`` instead of raising when it runs out of bits);
+* a typed mapping of threefive's objects into ``Scte35Info``, so no ``Any`` leaks out;
+* capture of anything threefive writes to stdout/stderr, and of every exception it raises.
 
-During development its results were cross-checked field by field against threefive 2.5.5 (MIT)
-on the published payloads used in ``tests/hls``.
+Every failure becomes an ``Scte35Info`` with ``valid=False`` and a short machine-readable
+``error``, because an origin's garbage must never take a channel down. A CRC mismatch keeps the
+decoded fields, so they can be logged.
 
-Payloads arrive as base64 (``EXT-OATCLS-SCTE35``, ``EXT-X-SPLICEPOINT-SCTE35``, the ``CUE``
-attribute, and ``SCTE35=`` in ``CUE-OUT-CONT``) or as hex with ``0x`` (DATERANGE ``SCTE35-*``,
-RFC 8216 section 4.3.2.7.1). ``decode_scte35`` accepts both. Every failure becomes an
-``Scte35Info`` with ``valid=False`` and a short machine-readable ``error``, because an origin's
-garbage must never take a channel down.
+Known limits of threefive 2.4.55 and how they are handled here:
+
+* It does not decode component-mode splices (``program_splice_flag=0`` in ``splice_insert``,
+  ``program_segmentation_flag=0`` in a segmentation descriptor); it would misread every later
+  field. Such sections are ``valid=False`` with ``unsupported-component-mode``.
+* It cannot decode ``splice_schedule`` or ``private_command`` bodies. For those and for reserved
+  command types only the header is decoded (no ad signal comes from them either way).
+* It decodes a descriptor's 4-byte identifier as UTF-8 and raises if it is not, so such a
+  section is ``malformed`` (registered identifiers are ASCII). It reads ``segment_num`` and
+  ``segments_expected`` only for the type ids in its table (the same ids as
+  ``SEGMENTATION_TYPES``); for others they are 0. A segmentation descriptor whose fields run past
+  its ``descriptor_length`` is read on into the next descriptor; as the last one it is
+  ``truncated``.
+* Its type-specific UPID decoders loop forever on a malformed MID (0x0D) UPID and turn the other
+  types into strings or dicts. ``_RawUpid`` below replaces them for every UPID type, so
+  ``Segmentation.upid`` is always the raw bytes. This is set process-wide on
+  ``threefive.descriptors.upid_map``; this module is the only user of threefive in the service.
 
 Results are memoised, since the same payload repeats on every ``CUE-OUT-CONT`` line and on every
 reload. ``SEGMENTATION_TYPES`` is the single table that maps a ``segmentation_type_id`` to a cue
 kind: the splicer, the metrics and the probes all use it.
+
+The encoders build threefive ``Cue`` objects and let threefive serialise them. They are for test
+payloads and the synthetic origin, and are memoised too, since threefive's encoder is slow
+(about 0.6 ms per section, mostly the CRC table it rebuilds on every call).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+import contextlib
+import io
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
+
+import threefive
+import threefive.crc
+import threefive.descriptors
+import threefive.upids
 
 TICKS_PER_SECOND = 90_000
 PTS_MODULO = 1 << 33
@@ -224,29 +250,69 @@ def invalid(error: str) -> Scte35Info:
 
 
 # ---------------------------------------------------------------------------------------------
-# CRC-32/MPEG-2 (poly 0x04C11DB7, init 0xFFFFFFFF, no reflection, no final xor)
+# The threefive adapter
 # ---------------------------------------------------------------------------------------------
 
 
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for i in range(256):
-        c = i << 24
-        for _ in range(8):
-            c = ((c << 1) ^ 0x04C11DB7) if c & 0x80000000 else (c << 1)
-        table.append(c & 0xFFFFFFFF)
-    return tuple(table)
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Swallow anything threefive prints (its ``print2`` writes to stderr).
+
+    The decode and encode paths used here do not print in 2.4.55; this keeps it that way if a
+    release starts to. ``contextlib.redirect_*`` swaps ``sys.stdout``/``sys.stderr`` for the whole
+    process while active, so a ``print`` from another thread in that window (microseconds) is lost;
+    logging handlers keep their own stream and are not affected.
+    """
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        yield
 
 
-_CRC_TABLE = _crc_table()
+class _RawUpid(threefive.upids.Upid):  # type: ignore[misc]  # threefive ships no type information
+    """A segmentation UPID as raw bytes, whatever its type, and refused if it overruns its descriptor."""
+
+    def decode(self) -> tuple[str, bytes]:
+        if self.bitbin.idx < self.bit_length:
+            raise _Malformed("truncated")
+        return self.upid_name, self.bitbin.as_bytes(self.bit_length) if self.bit_length else b""
+
+    def encode(self, nbin: Any, seg_upid: bytes) -> None:  # nbin: threefive.bitn.NBin
+        nbin.add_bites(bytes(seg_upid))
+
+
+threefive.descriptors.upid_map = {k: [name, _RawUpid] for k, (name, _) in threefive.upids.upid_map.items()}
 
 
 def crc32_mpeg2(data: bytes) -> int:
-    crc = 0xFFFFFFFF
-    table = _CRC_TABLE
-    for b in data:
-        crc = ((crc << 8) & 0xFFFFFFFF) ^ table[((crc >> 24) ^ b) & 0xFF]
-    return crc
+    """CRC-32/MPEG-2 (threefive's). Over a whole section including its CRC_32 field it is 0."""
+    return int(threefive.crc.crc32(data))
+
+
+class _Malformed(Exception):
+    """Raised inside the decoder only; ``decode_bytes`` turns it into ``invalid(reason)``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _int(obj: object, name: str) -> int:
+    value = getattr(obj, name, None)
+    if isinstance(value, bool) or not isinstance(value, int):
+        # threefive's BitBin.as_int returns False, not an int, when it runs out of bits
+        raise _Malformed("truncated")
+    return value
+
+
+def _opt_int(obj: object, name: str) -> int | None:
+    return None if getattr(obj, name, None) is None else _int(obj, name)
+
+
+def _flag(obj: object, name: str) -> bool:
+    value = getattr(obj, name, None)
+    if not isinstance(value, bool):
+        raise _Malformed("malformed")
+    return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,51 +320,8 @@ def crc32_mpeg2(data: bytes) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-class _Truncated(Exception):
-    """Raised inside the decoder only; ``decode_bytes`` turns it into ``invalid("truncated")``."""
-
-
-class _Bits:
-    """A big-endian bit reader over a bytes slice. Reads past ``end`` raise ``_Truncated``."""
-
-    __slots__ = ("data", "end", "pos")
-
-    def __init__(self, data: bytes, start: int, end: int) -> None:
-        self.data = data
-        self.pos = start * 8
-        self.end = end * 8
-
-    def read(self, n: int) -> int:
-        if self.pos + n > self.end:
-            raise _Truncated
-        first, last = self.pos >> 3, (self.pos + n + 7) >> 3
-        chunk = int.from_bytes(self.data[first:last], "big")
-        shift = (last << 3) - (self.pos + n)
-        self.pos += n
-        return (chunk >> shift) & ((1 << n) - 1)
-
-    def flag(self) -> bool:
-        return self.read(1) == 1
-
-    def skip(self, n: int) -> None:
-        if self.pos + n > self.end:
-            raise _Truncated
-        self.pos += n
-
-    def take(self, nbytes: int) -> bytes:
-        if self.pos & 7 or self.pos + nbytes * 8 > self.end:
-            raise _Truncated
-        start = self.pos >> 3
-        self.pos += nbytes * 8
-        return self.data[start : start + nbytes]
-
-    @property
-    def byte_pos(self) -> int:
-        return self.pos >> 3
-
-
 def payload_bytes(payload: str) -> bytes | None:
-    """The raw section bytes of a ``0x``-hex or base64 payload, or None if it is neither."""
+    """The raw section bytes of a hex or base64 payload, or None if it is neither."""
     text = payload.strip().strip('"')
     if not text or len(text) > MAX_PAYLOAD_CHARS:
         return None
@@ -318,155 +341,156 @@ def payload_bytes(payload: str) -> bytes | None:
         return None
 
 
-def _splice_time(r: _Bits) -> int | None:
-    if r.flag():  # time_specified_flag
-        r.skip(6)
-        return r.read(33)
-    r.skip(7)
-    return None
-
-
-def _segmentation(r: _Bits) -> Segmentation:
-    event_id = r.read(32)
-    cancel = r.flag()
-    r.skip(7)  # segmentation_event_id_compliance_indicator + reserved
-    if cancel:
-        return Segmentation(event_id=event_id, cancel=True)
-    program_segmentation = r.flag()
-    has_duration = r.flag()
-    r.skip(6)  # delivery_not_restricted_flag + restriction flags (or reserved)
-    if not program_segmentation:
-        r.skip(r.read(8) * 48)  # per component: component_tag 8, reserved 7, pts_offset 33
-    duration = r.read(40) if has_duration else None
-    upid_type = r.read(8)
-    upid = r.take(r.read(8))
-    type_id = r.read(8)
-    segment_num = r.read(8)
-    segments_expected = r.read(8)
-    # sub_segment_num / sub_segments_expected may follow for some types: not needed here.
-    return Segmentation(event_id, type_id, duration, upid_type, upid, segment_num, segments_expected)
-
-
-def _splice_insert(r: _Bits) -> Scte35Info:
-    event_id = r.read(32)
-    cancel = r.flag()
-    r.skip(7)
-    if cancel:
-        return Scte35Info(valid=True, splice_event_id=event_id, cancel=True)
-    out_of_network = r.flag()
-    program_splice = r.flag()
-    has_duration = r.flag()
-    immediate = r.flag()
-    r.skip(4)  # event_id_compliance_flag + reserved
-    pts: int | None = None
-    if program_splice and not immediate:
-        pts = _splice_time(r)
-    if not program_splice:
-        for _ in range(r.read(8)):
-            r.skip(8)  # component_tag
-            if not immediate:
-                _splice_time(r)
-    auto_return: bool | None = None
-    duration: int | None = None
-    if has_duration:
-        auto_return = r.flag()
-        r.skip(6)
-        duration = r.read(33)
-    return Scte35Info(
-        valid=True,
-        pts_time_ticks=pts,
-        splice_event_id=event_id,
-        out_of_network=out_of_network,
-        splice_immediate=immediate,
-        break_duration_ticks=duration,
-        auto_return=auto_return,
-        unique_program_id=r.read(16),
-        avail_num=r.read(8),
-        avails_expected=r.read(8),
-    )
-
-
-def decode_bytes(data: bytes) -> Scte35Info:
-    """Decode one ``splice_info_section``. Never raises."""
-    try:
-        return _decode(data)
-    except _Truncated:
-        return invalid("truncated")
-    except Exception:  # a decoder bug must not take a channel down
-        return invalid("decoder-error")
-
-
+# table_id .. splice_command_type: the part threefive's SpliceInfoSection decodes.
+_HEADER_BYTES = 14
 # Bytes after section_length: protocol_version .. splice_command_type (11), descriptor_loop_length
 # (2) and CRC_32 (4). A section is never shorter than that.
 _MIN_SECTION_LENGTH = 17
+_LEGACY_COMMAND_LENGTH = 0xFFF  # "unknown", allowed by SCTE 35 for splice_insert/time_signal/...
+_DECODED_COMMANDS = frozenset({0x00, 0x05, 0x06, 0x07})  # the ones threefive 2.4.55 decodes fully
+
+
+def decode_bytes(data: bytes) -> Scte35Info:
+    """Decode one ``splice_info_section``. Never raises, never prints."""
+    try:
+        with _quiet():
+            return _decode(data)
+    except _Malformed as exc:
+        return invalid(exc.reason)
+    except Exception:  # a decoder bug must not take a channel down
+        return invalid("decoder-error")
 
 
 def _decode(data: bytes) -> Scte35Info:
     if len(data) < _MIN_SECTION_LENGTH + 3:
         return invalid("too-short")
-    if data[0] != 0xFC:
+    header = threefive.SpliceInfoSection()
+    try:
+        header.decode(data[:_HEADER_BYTES])
+    except ValueError:  # its only check: table_id must be 0xFC
         return invalid("not-scte35")
-    section_length = ((data[1] & 0x0F) << 8) | data[2]
-    total = section_length + 3
-    if total > len(data) or section_length < _MIN_SECTION_LENGTH:
+    total = _int(header, "section_length") + 3
+    if total > len(data) or total < _MIN_SECTION_LENGTH + 3:
         return invalid("bad-length")
-    crc_ok = crc32_mpeg2(data[:total]) == 0
-    r = _Bits(data, 3, total - 4)
-    r.skip(8)  # protocol_version
-    if r.flag():
+    data = data[:total]
+    if _flag(header, "encrypted_packet"):
         return invalid("encrypted")
-    r.skip(6)  # encryption_algorithm
-    pts_adjustment = r.read(33)
-    r.skip(8 + 12)  # cw_index, tier
-    command_length = r.read(12)
-    command_type = r.read(8)
-    command_start = r.byte_pos
-    if command_type == 0x05:
-        info = _splice_insert(r)
-    elif command_type == 0x06:
-        info = Scte35Info(valid=True, pts_time_ticks=_splice_time(r))
-    elif command_type in (0x00, 0x07) or command_length != 0xFFF:
-        # splice_null and bandwidth_reservation are empty; splice_schedule, private_command and
-        # reserved types are skipped by their declared length.
-        info = Scte35Info(valid=True)
-        if command_type not in (0x00, 0x07):
-            r.skip(command_length * 8)
-    else:
-        return invalid("unsupported-command")
-    if command_length != 0xFFF and r.byte_pos != command_start + command_length:
-        return invalid("bad-command-length")
-    segmentations: list[Segmentation] = []
-    loop_end = r.byte_pos + 2 + r.read(16)
-    if loop_end > total - 4:
-        raise _Truncated
-    while r.byte_pos < loop_end:
-        tag = r.read(8)
-        length = r.read(8)
-        body_end = r.byte_pos + length
-        if body_end > loop_end:
-            raise _Truncated
-        if tag == 0x02 and r.read(32) == 0x43554549:  # segmentation_descriptor, "CUEI"
-            segmentations.append(_segmentation(_Bits(data, r.byte_pos, body_end)))
-        r.pos = body_end * 8
-    return replace(
-        info,
+    crc_ok = crc32_mpeg2(data) == 0
+    command_type = _int(header, "splice_command_type")
+    info = Scte35Info(
         valid=crc_ok,
         error=None if crc_ok else "crc-mismatch",
         command_type=command_type,
         command=COMMAND_NAMES.get(command_type, f"reserved_0x{command_type:02x}"),
-        pts_adjustment_ticks=pts_adjustment,
-        segmentations=tuple(segmentations),
+        pts_adjustment_ticks=_int(header, "pts_adjustment_ticks"),
+    )
+    declared = _int(header, "splice_command_length")
+    if command_type not in _DECODED_COMMANDS:
+        # splice_schedule, private_command and reserved types: threefive 2.4.55 cannot decode
+        # their bodies, and no ad signal comes from them. Keep the header if the command fits.
+        if declared != _LEGACY_COMMAND_LENGTH and _HEADER_BYTES + declared + 2 + 4 > total:
+            raise _Malformed("bad-command-length")
+        return info
+    cue = threefive.Cue(data)
+    failure: Exception | None = None
+    try:
+        cue.decode()
+    except Exception as exc:  # reported after the length checks, which say more
+        failure = exc
+    command = cue.command
+    if command is None:
+        raise _Malformed("malformed")
+    if command_type == 0x05:
+        info = _splice_insert(info, command)
+    elif command_type == 0x06:
+        info = replace(info, pts_time_ticks=_splice_time(command))
+    command_length = _int(command, "command_length")
+    if declared not in (command_length, _LEGACY_COMMAND_LENGTH):
+        raise _Malformed("bad-command-length")
+    loop_start = _HEADER_BYTES + command_length + 2
+    loop_end = loop_start + _int(cue.info_section, "descriptor_loop_length")
+    if loop_end + 4 > total:
+        raise _Malformed("truncated")
+    if isinstance(failure, _Malformed):  # from _RawUpid
+        raise failure
+    if failure is not None:  # threefive indexes past the end of its bytes when they run out
+        raise _Malformed("truncated" if isinstance(failure, IndexError) else "malformed")
+    # threefive walks the loop by each descriptor's length; follow it to find the identifiers,
+    # which it does not keep (it labels every tag 0x02 "CUEI"), and the loop's true end.
+    segmentations: list[Segmentation] = []
+    offset = loop_start
+    for descriptor in cue.descriptors:
+        if _int(descriptor, "tag") == 0x02 and data[offset + 2 : offset + 6] == b"CUEI":
+            segmentations.append(_segmentation(descriptor))
+        offset += 2 + _int(descriptor, "descriptor_length")
+    if offset != loop_end:
+        raise _Malformed("truncated")
+    return replace(info, segmentations=tuple(segmentations))
+
+
+def _splice_time(command: object) -> int | None:
+    return _int(command, "pts_time_ticks") if _flag(command, "time_specified_flag") else None
+
+
+def _splice_insert(info: Scte35Info, command: object) -> Scte35Info:
+    event_id = _int(command, "splice_event_id")
+    if _flag(command, "splice_event_cancel_indicator"):
+        return replace(info, splice_event_id=event_id, cancel=True)
+    # threefive reads these last: ints here mean it did not run out of bits before them
+    unique_program_id = _int(command, "unique_program_id")
+    avail_num = _int(command, "avail_num")
+    avails_expected = _int(command, "avail_expected")
+    if not _flag(command, "program_splice_flag"):
+        raise _Malformed("unsupported-component-mode")  # threefive skips the component loop
+    immediate = _flag(command, "splice_immediate_flag")
+    has_duration = _flag(command, "duration_flag")
+    return replace(
+        info,
+        pts_time_ticks=None if immediate else _splice_time(command),
+        splice_event_id=event_id,
+        out_of_network=_flag(command, "out_of_network_indicator"),
+        splice_immediate=immediate,
+        break_duration_ticks=_int(command, "break_duration_ticks") if has_duration else None,
+        auto_return=_flag(command, "break_auto_return") if has_duration else None,
+        unique_program_id=unique_program_id,
+        avail_num=avail_num,
+        avails_expected=avails_expected,
+    )
+
+
+def _segmentation(d: object) -> Segmentation:
+    event_id_hex = getattr(d, "segmentation_event_id", None)
+    if not isinstance(event_id_hex, str):
+        raise _Malformed("malformed")
+    event_id = int(event_id_hex, 16)
+    if _flag(d, "segmentation_event_cancel_indicator"):
+        return Segmentation(event_id=event_id, cancel=True)
+    if not _flag(d, "program_segmentation_flag"):
+        raise _Malformed("unsupported-component-mode")
+    upid = getattr(d, "segmentation_upid", None)
+    if not isinstance(upid, bytes):
+        raise _Malformed("malformed")
+    return Segmentation(
+        event_id=event_id,
+        type_id=_int(d, "segmentation_type_id"),
+        duration_ticks=_int(d, "segmentation_duration_ticks") if _flag(d, "segmentation_duration_flag") else None,
+        upid_type=_int(d, "segmentation_upid_type"),
+        upid=upid,
+        # threefive reads these only for the type ids it knows (all of SEGMENTATION_TYPES)
+        segment_num=_opt_int(d, "segment_num") or 0,
+        segments_expected=_opt_int(d, "segments_expected") or 0,
     )
 
 
 @lru_cache(maxsize=1024)
 def decode_scte35(payload: str) -> Scte35Info | None:
-    """Decode a base64 or ``0x``-hex payload. None for an empty payload, never raises.
+    """Decode a base64 or hex payload. None for an empty payload, never raises, never prints.
 
     A payload that is present but unusable gives ``Scte35Info(valid=False, error=...)``.
     ``error`` is one of ``bad-encoding``, ``too-short``, ``not-scte35``, ``bad-length``,
-    ``truncated``, ``encrypted``, ``unsupported-command``, ``bad-command-length`` or
-    ``crc-mismatch``. A CRC mismatch keeps the decoded fields, so they can be logged.
+    ``encrypted``, ``unsupported-component-mode``, ``bad-command-length``, ``truncated``,
+    ``malformed`` (threefive refused it), ``decoder-error`` (a bug) or ``crc-mismatch``. A CRC
+    mismatch keeps the decoded fields, so they can be logged.
     """
     if not payload.strip().strip('"'):
         return None
@@ -531,64 +555,32 @@ def signals(info: Scte35Info) -> tuple[Signal, ...]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Encoding (test payloads and the synthetic origin)
+# Encoding (test payloads and the synthetic origin), by threefive
 # ---------------------------------------------------------------------------------------------
-
-
-class _Writer:
-    __slots__ = ("nbits", "value")
-
-    def __init__(self) -> None:
-        self.value = 0
-        self.nbits = 0
-
-    def put(self, n: int, v: int) -> None:
-        if v < 0 or v >= (1 << n):
-            raise ValueError(f"{v} does not fit in {n} bits")
-        self.value = (self.value << n) | v
-        self.nbits += n
-
-    def flag(self, v: bool) -> None:
-        self.put(1, int(v))
-
-    def ones(self, n: int) -> None:
-        self.put(n, (1 << n) - 1)
-
-    def tobytes(self) -> bytes:
-        if self.nbits % 8:
-            raise ValueError("unaligned section")
-        return self.value.to_bytes(self.nbits // 8, "big")
 
 
 def _ticks(seconds: float) -> int:
     return round(seconds * TICKS_PER_SECOND)
 
 
-def _put_splice_time(w: _Writer, pts: float | None) -> None:
-    if pts is None:
-        w.flag(False)
-        w.ones(7)
-    else:
-        w.flag(True)
-        w.ones(6)
-        w.put(33, _ticks(pts) % PTS_MODULO)
+def _fits(value: int, bits: int, name: str) -> int:
+    """threefive's bit writer does not check ranges: a value too wide would corrupt its neighbours."""
+    if value < 0 or value >= (1 << bits):
+        raise ValueError(f"{name}={value} does not fit in {bits} bits")
+    return value
 
 
-def _section(command_type: int, command: bytes, descriptors: bytes, pts_adjustment: float) -> bytes:
-    body = _Writer()
-    body.put(8, 0)  # protocol_version
-    body.flag(False)  # encrypted_packet
-    body.put(6, 0)  # encryption_algorithm
-    body.put(33, _ticks(pts_adjustment) % PTS_MODULO)
-    body.put(8, 0)  # cw_index
-    body.put(12, 0xFFF)  # tier
-    body.put(12, len(command))
-    body.put(8, command_type)
-    rest = body.tobytes() + command + len(descriptors).to_bytes(2, "big") + descriptors
-    section_length = len(rest) + 4
-    head = bytes([0xFC, 0x30 | (section_length >> 8), section_length & 0xFF])
-    section = head + rest
-    return section + crc32_mpeg2(section).to_bytes(4, "big")
+def _section(command: object, descriptors: Sequence[object] = (), pts_adjustment_ticks: int = 0) -> bytes:
+    cue = threefive.Cue()
+    cue.command = command
+    cue.descriptors = list(descriptors)
+    cue.info_section.pts_adjustment_ticks = pts_adjustment_ticks
+    with _quiet():
+        cue.encode()
+    section = cue.bites
+    if not isinstance(section, bytes):
+        raise TypeError(f"threefive returned {type(section).__name__}, not bytes")
+    return section
 
 
 def encode_splice_insert(
@@ -604,77 +596,93 @@ def encode_splice_insert(
     avails_expected: int = 0,
     cancel: bool = False,
 ) -> bytes:
-    """A ``splice_insert`` section. ``pts=None`` means ``splice_immediate``."""
-    w = _Writer()
-    w.put(32, event_id)
-    w.flag(cancel)
-    w.ones(7)
-    if not cancel:
-        w.flag(out)
-        w.flag(True)  # program_splice_flag
-        w.flag(duration is not None)
-        w.flag(pts is None)  # splice_immediate_flag
-        w.flag(True)  # event_id_compliance_flag
-        w.ones(3)
-        if pts is not None:
-            _put_splice_time(w, pts)
-        if duration is not None:
-            w.flag(auto_return)
-            w.ones(6)
-            w.put(33, _ticks(duration))
-        w.put(16, unique_program_id)
-        w.put(8, avail_num)
-        w.put(8, avails_expected)
-    return _section(0x05, w.tobytes(), b"", pts_adjustment)
+    """A program-mode ``splice_insert`` section. ``pts=None`` means ``splice_immediate``."""
+    return _encode_splice_insert(
+        event_id,
+        out,
+        pts,
+        duration,
+        auto_return,
+        pts_adjustment,
+        unique_program_id,
+        avail_num,
+        avails_expected,
+        cancel,
+    )
 
 
-# Placement-opportunity starts carry sub_segment_num/sub_segments_expected (SCTE 35 2023r1
-# section 10.3.3.1). Decoders that read them unconditionally (threefive) would otherwise run into
-# the next descriptor.
-_SUB_SEGMENT_TYPES = frozenset({0x34, 0x36, 0x38, 0x3A})
+@lru_cache(maxsize=256)
+def _encode_splice_insert(
+    event_id: int,
+    out: bool,
+    pts: float | None,
+    duration: float | None,
+    auto_return: bool,
+    pts_adjustment: float,
+    unique_program_id: int,
+    avail_num: int,
+    avails_expected: int,
+    cancel: bool,
+) -> bytes:
+    command = threefive.SpliceInsert()
+    command.splice_event_id = _fits(event_id, 32, "splice_event_id")
+    command.splice_event_cancel_indicator = cancel
+    command.out_of_network_indicator = out
+    command.program_splice_flag = True
+    command.duration_flag = duration is not None
+    command.splice_immediate_flag = pts is None
+    command.event_id_compliance_flag = True
+    command.time_specified_flag = pts is not None
+    if pts is not None:
+        command.pts_time_ticks = _ticks(pts) % PTS_MODULO
+    command.break_auto_return = auto_return
+    if duration is not None:
+        command.break_duration_ticks = _fits(_ticks(duration), 33, "break_duration")
+    command.unique_program_id = _fits(unique_program_id, 16, "unique_program_id")
+    command.avail_num = _fits(avail_num, 8, "avail_num")
+    command.avail_expected = _fits(avails_expected, 8, "avails_expected")
+    return _section(command, (), _ticks(pts_adjustment) % PTS_MODULO)
 
 
-def _segmentation_descriptor(seg: Segmentation) -> bytes:
-    w = _Writer()
-    w.put(32, 0x43554549)  # "CUEI"
-    w.put(32, seg.event_id)
-    w.flag(seg.cancel)
-    w.flag(True)  # segmentation_event_id_compliance_indicator
-    w.ones(6)
-    if not seg.cancel:
-        w.flag(True)  # program_segmentation_flag
-        w.flag(seg.duration_ticks is not None)
-        w.flag(True)  # delivery_not_restricted_flag
-        w.ones(5)
-        if seg.duration_ticks is not None:
-            w.put(40, seg.duration_ticks)
-        w.put(8, seg.upid_type)
-        w.put(8, len(seg.upid))
-        body = w.tobytes() + seg.upid
-        tail = _Writer()
-        tail.put(8, seg.type_id)
-        tail.put(8, seg.segment_num)
-        tail.put(8, seg.segments_expected)
-        if seg.type_id in _SUB_SEGMENT_TYPES:
-            tail.put(16, 0)  # sub_segment_num, sub_segments_expected
-        body += tail.tobytes()
-    else:
-        body = w.tobytes()
-    return bytes([0x02, len(body)]) + body
+def _segmentation_descriptor(seg: Segmentation) -> object:
+    d = threefive.SegmentationDescriptor()
+    d.segmentation_event_id = hex(_fits(seg.event_id, 32, "segmentation_event_id"))
+    d.segmentation_event_cancel_indicator = seg.cancel
+    d.segmentation_event_id_compliance_indicator = True
+    d.program_segmentation_flag = True
+    d.segmentation_duration_flag = seg.duration_ticks is not None
+    d.delivery_not_restricted_flag = True
+    if seg.duration_ticks is not None:
+        d.segmentation_duration_ticks = _fits(seg.duration_ticks, 40, "segmentation_duration")
+    d.segmentation_upid_type = _fits(seg.upid_type, 8, "segmentation_upid_type")
+    d.segmentation_upid_length = _fits(len(seg.upid), 8, "segmentation_upid_length")
+    d.segmentation_upid = seg.upid
+    d.segmentation_type_id = _fits(seg.type_id, 8, "segmentation_type_id")
+    d.segment_num = _fits(seg.segment_num, 8, "segment_num")
+    d.segments_expected = _fits(seg.segments_expected, 8, "segments_expected")
+    d.sub_segment_num = d.sub_segments_expected = 0  # written for the types that carry them
+    return d
 
 
 def encode_time_signal(
     pts: float | None, segmentations: Sequence[Segmentation] = (), *, pts_adjustment: float = 0.0
 ) -> bytes:
-    """A ``time_signal`` section carrying the given segmentation descriptors."""
-    w = _Writer()
-    _put_splice_time(w, pts)
-    descriptors = b"".join(_segmentation_descriptor(s) for s in segmentations)
-    return _section(0x06, w.tobytes(), descriptors, pts_adjustment)
+    """A ``time_signal`` section carrying the given segmentation descriptors, in that order."""
+    return _encode_time_signal(pts, tuple(segmentations), pts_adjustment)
+
+
+@lru_cache(maxsize=256)
+def _encode_time_signal(pts: float | None, segmentations: tuple[Segmentation, ...], pts_adjustment: float) -> bytes:
+    command = threefive.TimeSignal()
+    command.time_specified_flag = pts is not None
+    if pts is not None:
+        command.pts_time_ticks = _ticks(pts) % PTS_MODULO
+    descriptors = [_segmentation_descriptor(s) for s in segmentations]
+    return _section(command, descriptors, _ticks(pts_adjustment) % PTS_MODULO)
 
 
 def encode_splice_null() -> bytes:
-    return _section(0x00, b"", b"", 0.0)
+    return _section(threefive.SpliceNull())
 
 
 def to_base64(section: bytes) -> str:

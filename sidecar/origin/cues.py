@@ -28,11 +28,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sidecar.origin import scte35
-from sidecar.origin.config import CueFlavour
+from sidecar.hls.scte35 import Segmentation, encode_splice_insert, encode_time_signal, to_base64, to_hex
+from sidecar.origin.config import TICKS_PER_SECOND, CueFlavour
 from sidecar.origin.timeline import AdBreak, Timeline, format_seconds
 
 UNIQUE_PROGRAM_ID = 1
+UPID_URI = 0x0F  # segmentation_upid_type "URI"
+PROVIDER_PLACEMENT_OPPORTUNITY_START = 0x34
+PROVIDER_PLACEMENT_OPPORTUNITY_END = 0x35
+
+
+def seconds(ticks: int) -> float:
+    """90 kHz ticks as the encoder's seconds (exact: it rounds back to the same tick count)."""
+    return ticks / TICKS_PER_SECOND
 
 
 def break_uri(ad_break: AdBreak) -> bytes:
@@ -42,53 +50,51 @@ def break_uri(ad_break: AdBreak) -> bytes:
 
 def splice_out(tl: Timeline, ad_break: AdBreak) -> bytes:
     """``splice_insert``: leave the network at the break's first segment for the planned time."""
-    command = scte35.SpliceInsert(
-        event_id=ad_break.event_id,
-        out_of_network=True,
-        pts_ticks=tl.pts(ad_break.start),
-        break_duration_ticks=tl.planned,
+    return encode_splice_insert(
+        ad_break.event_id,
+        out=True,
+        pts=seconds(tl.pts(ad_break.start)),
+        duration=seconds(tl.planned),
         auto_return=True,
         unique_program_id=UNIQUE_PROGRAM_ID,
     )
-    return scte35.splice_info_section(command)
 
 
 def splice_in(tl: Timeline, ad_break: AdBreak) -> bytes:
     """``splice_insert``: return to the network at the first segment after the break."""
-    command = scte35.SpliceInsert(
-        event_id=ad_break.event_id,
-        out_of_network=False,
-        pts_ticks=tl.pts(ad_break.end),
+    return encode_splice_insert(
+        ad_break.event_id,
+        out=False,
+        pts=seconds(tl.pts(ad_break.end)),
         unique_program_id=UNIQUE_PROGRAM_ID,
     )
-    return scte35.splice_info_section(command)
 
 
 def placement_start(tl: Timeline, ad_break: AdBreak) -> bytes:
     """``time_signal`` + segmentation descriptor 0x34 with the planned duration."""
-    descriptor = scte35.SegmentationDescriptor(
+    descriptor = Segmentation(
         event_id=ad_break.event_id,
-        type_id=scte35.SEG_PROVIDER_PLACEMENT_OPPORTUNITY_START,
+        type_id=PROVIDER_PLACEMENT_OPPORTUNITY_START,
         duration_ticks=tl.planned,
-        upid_type=scte35.UPID_URI,
+        upid_type=UPID_URI,
         upid=break_uri(ad_break),
         segment_num=1,
         segments_expected=1,
     )
-    return scte35.splice_info_section(scte35.TimeSignal(tl.pts(ad_break.start)), [descriptor])
+    return encode_time_signal(seconds(tl.pts(ad_break.start)), [descriptor])
 
 
 def placement_end(tl: Timeline, ad_break: AdBreak) -> bytes:
     """``time_signal`` + segmentation descriptor 0x35 at the return to content."""
-    descriptor = scte35.SegmentationDescriptor(
+    descriptor = Segmentation(
         event_id=ad_break.event_id,
-        type_id=scte35.SEG_PROVIDER_PLACEMENT_OPPORTUNITY_END,
-        upid_type=scte35.UPID_URI,
+        type_id=PROVIDER_PLACEMENT_OPPORTUNITY_END,
+        upid_type=UPID_URI,
         upid=break_uri(ad_break),
         segment_num=1,
         segments_expected=1,
     )
-    return scte35.splice_info_section(scte35.TimeSignal(tl.pts(ad_break.end)), [descriptor])
+    return encode_time_signal(seconds(tl.pts(ad_break.end)), [descriptor])
 
 
 @dataclass
@@ -116,7 +122,7 @@ def layout_cues(tl: Timeline, flavour: CueFlavour, window: range) -> CueLayout:
 
 def _cue_in_lines(tl: Timeline, flavour: CueFlavour, ad_break: AdBreak) -> list[str]:
     if flavour == "oatcls-timesignal":
-        return [f"#EXT-OATCLS-SCTE35:{scte35.to_base64(placement_end(tl, ad_break))}", "#EXT-X-CUE-IN"]
+        return [f"#EXT-OATCLS-SCTE35:{to_base64(placement_end(tl, ad_break))}", "#EXT-X-CUE-IN"]
     return ["#EXT-X-CUE-IN"]
 
 
@@ -131,9 +137,9 @@ def _layout_cue_tags(tl: Timeline, flavour: CueFlavour, window: range, layout: C
             continue
         binary = ""
         if flavour == "oatcls":
-            binary = scte35.to_base64(splice_out(tl, ad_break))
+            binary = to_base64(splice_out(tl, ad_break))
         elif flavour == "oatcls-timesignal":
-            binary = scte35.to_base64(placement_start(tl, ad_break))
+            binary = to_base64(placement_start(tl, ad_break))
         if msn == ad_break.start:
             if binary:
                 layout.add(msn, f"#EXT-OATCLS-SCTE35:{binary}", f"#EXT-X-CUE-OUT:{planned}")
@@ -156,14 +162,14 @@ def _layout_dateranges(tl: Timeline, window: range, layout: CueLayout) -> None:
         ident = f'ID="splice-{ad_break.event_id}",START-DATE="{tl.pdt(ad_break.start)}"'
         announce = ad_break.start - tl.lead_segments
         if announce <= last and ad_break.end >= first:
-            out_hex = scte35.to_hex(splice_out(tl, ad_break))
+            out_hex = to_hex(splice_out(tl, ad_break))
             layout.add(
                 max(announce, first),
                 f"#EXT-X-DATERANGE:{ident},PLANNED-DURATION={planned},SCTE35-OUT={out_hex}",
             )
         if first <= ad_break.end <= last:
             actual = format_seconds((ad_break.end - ad_break.start) * tl.config.segment_duration)
-            in_hex = scte35.to_hex(splice_in(tl, ad_break))
+            in_hex = to_hex(splice_in(tl, ad_break))
             layout.add(
                 ad_break.end,
                 f'#EXT-X-DATERANGE:{ident},END-DATE="{tl.pdt(ad_break.end)}",'

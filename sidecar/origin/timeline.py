@@ -62,7 +62,8 @@ class Timeline:
     # -- live edge -----------------------------------------------------------------------
     def last_published(self, now: float) -> int:
         """MSN of the newest complete segment at ``now`` (-1 before the first one completes)."""
-        elapsed = (now - self.config.epoch) * TICKS_PER_SECOND
+        # A thousandth of a tick of slack: epoch + n*d computed in floats may land a hair short.
+        elapsed = (now - self.config.epoch) * TICKS_PER_SECOND + 1e-3
         return max(-1, int(elapsed // self.d) - 1)
 
     def window(self, now: float) -> range:

@@ -12,14 +12,15 @@ proxy that sets or strips that header).
 from __future__ import annotations
 
 import math
+import secrets
 import time
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import Field, StringConstraints
 
-from sidecar.actors.channel import ChannelActor, PersistError, Transition
-from sidecar.actors.state import BreakActive, ChannelState, describe, start_break, stop_break
+from sidecar.actors.channel import ChannelActor, PersistError
+from sidecar.actors.state import BreakActive, describe, stop_break
 from sidecar.config.models import ApiModel
 from sidecar.config.store import AuthContext, NotFound
 from sidecar.settings import COLO_RE, Settings
@@ -66,44 +67,52 @@ async def channel_actor(request: web.Request, ctx: AuthContext) -> tuple[Channel
     return actor, channel
 
 
-async def post_cue(request: web.Request, ctx: AuthContext) -> web.Response:
+def _duration(body: CueIn, default: float, maximum: float) -> float:
+    duration = body.duration if body.duration is not None else default
+    if not math.isfinite(duration) or duration <= 0:
+        m.cue_requests_total.labels("start", "rejected").inc()
+        raise _field_error("duration", "must be a number of seconds greater than 0", "greater_than")
+    if duration > maximum:
+        m.cue_requests_total.labels("start", "rejected").inc()
+        raise _field_error("duration", f"must be at most {maximum:g} seconds", "less_than_equal")
+    return duration
+
+
+async def _start(request: web.Request, ctx: AuthContext, actor: ChannelActor, channel: Any, body: CueIn) -> bool:
+    """Anchor the break at the origin's live edge (media time), fill it, persist it."""
     svc = request.app[SERVICES]
+    duration = _duration(body, float(channel.default_ad_duration_seconds), svc.settings.max_break_seconds)
+    pod = None
+    if body.pod is not None:
+        try:
+            pod = await svc.store.get_pod(ctx.org_id, body.pod)
+        except NotFound:
+            raise _field_error("pod", f"no ad pod {body.pod!r} in this organization", "reference") from None
+    config = await svc.cache.get_by_id(channel.id)
+    stitcher = svc.stitcher
+    if config is None or stitcher is None:
+        raise Problem(503, "not-ready", "channel config or stitcher unavailable; try again")
+    # Where the break splices: the end of the origin's current window. If the origin cannot be
+    # read now, the wall clock stands in (origin PDTs follow it closely).
+    start_pdt = await stitcher.live_edge(config) or time.time()
+    event_id = body.event_id or f"manual-{secrets.token_hex(6)}"
+    _, changed = await stitcher.create_break(
+        config, actor, source="manual", event_id=event_id, start_pdt=start_pdt, duration=duration, pod=pod
+    )
+    return changed
+
+
+async def post_cue(request: web.Request, ctx: AuthContext) -> web.Response:
     body = await parse_body(request, CueIn)
     actor, channel = await channel_actor(request, ctx)
     if channel.status == "archived":
         raise Problem(409, "conflict", "channel is archived")
-    transition: Transition
-    if body.action == "stop":
-
-        def transition(state: ChannelState, now: float) -> ChannelState | None:
-            return stop_break(state, now=now)
-
-        label = "stop"
-    else:
-        duration = body.duration if body.duration is not None else float(channel.default_ad_duration_seconds)
-        if not math.isfinite(duration) or duration <= 0:
-            m.cue_requests_total.labels("start", "rejected").inc()
-            raise _field_error("duration", "must be a number of seconds greater than 0", "greater_than")
-        if duration > svc.settings.max_break_seconds:
-            m.cue_requests_total.labels("start", "rejected").inc()
-            raise _field_error(
-                "duration", f"must be at most {svc.settings.max_break_seconds:g} seconds", "less_than_equal"
-            )
-        pod_id = None
-        if body.pod is not None:
-            try:
-                pod_id = (await svc.store.get_pod(ctx.org_id, body.pod)).id
-            except NotFound:
-                raise _field_error("pod", f"no ad pod {body.pod!r} in this organization", "reference") from None
-
-        def transition(state: ChannelState, now: float) -> ChannelState | None:
-            return start_break(
-                state, now=now, duration=duration, source="manual", event_id=body.event_id, pod_id=pod_id
-            )
-
-        label = "start"
+    label = body.action
     try:
-        stored, changed = await actor.mutate(transition)
+        if body.action == "stop":
+            _, changed = await actor.mutate(lambda state, now: stop_break(state, now=now))
+        else:
+            changed = await _start(request, ctx, actor, channel, body)
     except BreakActive as exc:
         m.cue_requests_total.labels(label, "rejected").inc()
         raise Problem(
@@ -113,6 +122,7 @@ async def post_cue(request: web.Request, ctx: AuthContext) -> web.Response:
         m.cue_requests_total.labels(label, "error").inc()
         raise Problem(503, "persist-failed", f"ad state was not saved (nothing changed): {exc}") from None
     m.cue_requests_total.labels(label, "ok" if changed else "noop").inc()
+    stored = actor.stored
     payload = describe(stored.state, stored.version, stored.updated_at, time.time())
     payload.update(changed=changed, persisted=True, instance=actor.name)
     return web.json_response(payload, status=201 if (changed and label == "start") else 200)

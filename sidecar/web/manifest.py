@@ -1,37 +1,40 @@
-"""Viewer-facing manifest endpoints.
+"""Viewer-facing endpoints: master and variant playlists, SGAI asset lists.
 
-Foundation stage: the master playlist is fetched from the channel's origin (looked up through
-the config cache) and returned with ``X-Config-Version``, the channel config version it was
-served under. Stitching arrives with the HLS engine.
+* ``GET /{org}/{channel}/master.m3u8``: the origin's master with variant URIs through us (and
+  ``?mode=`` pinned for ``auto`` channels, so a session never mixes SSAI and SGAI).
+* ``GET /{org}/{channel}/{variant}.m3u8``: the variant with breaks stitched in (SSAI) or
+  announced as HLS Interstitials (SGAI); unchanged when no break is near.
+* ``GET /{org}/{channel}/assets.json?break=<id>``: the interstitial's asset list.
+* ``GET /{org}/{channel}/ad/{break}/{index}.m3u8``: a creative's multivariant playlist.
+
+Every response carries ``X-Config-Version`` (the channel config version it was served under)
+and ``Cache-Control`` from the channel's manifest cache setting. Origin trouble is a 502/504
+problem naming the cause, never a half-rewritten playlist.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import Awaitable, Callable
 
-import aiohttp
 from aiohttp import web
 
+from sidecar.actors.channel import ChannelActor, PersistError
 from sidecar.config.models import ChannelConfig
-from sidecar.services import Services
+from sidecar.stitch.engine import NotFoundError, Stitcher
+from sidecar.stitch.mode import choose_mode
+from sidecar.stitch.origin import OriginError
+from sidecar.telemetry import catalogue as m
 from sidecar.web.cue import resolve_colo
 from sidecar.web.keys import SERVICES
 from sidecar.web.problem import Problem
 
-MAX_PLAYLIST_BYTES = 2 * 1024 * 1024
-
-
-ORIGIN_SESSION = web.AppKey("origin_session", aiohttp.ClientSession)
-
-
-async def _origin_session(app: web.Application) -> AsyncIterator[None]:
-    app[ORIGIN_SESSION] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
-    yield
-    await app[ORIGIN_SESSION].close()
+HLS = "application/vnd.apple.mpegurl"
+ORIGIN_STATUS = {"timeout": 504}
 
 
 async def channel_config(request: web.Request) -> ChannelConfig:
-    svc: Services = request.app[SERVICES]
+    svc = request.app[SERVICES]
     org, channel = request.match_info["org"], request.match_info["channel"]
     try:
         config = await svc.cache.get(org, channel)
@@ -42,33 +45,117 @@ async def channel_config(request: web.Request) -> ChannelConfig:
     return config
 
 
-async def master(request: web.Request) -> web.Response:
-    config = await channel_config(request)
+def _stitcher(request: web.Request) -> Stitcher:
+    stitcher = request.app[SERVICES].stitcher
+    if stitcher is None:
+        raise Problem(503, "not-ready", "the service is starting")
+    return stitcher
+
+
+async def _actor(request: web.Request, config: ChannelConfig) -> ChannelActor:
     svc = request.app[SERVICES]
     actor = await svc.actors.get(
         resolve_colo(request, svc.settings), config.org_id, config.org_slug, config.id, config.slug
     )
     actor.touch()
-    session = request.app[ORIGIN_SESSION]
-    try:
-        async with session.get(config.origin_url) as resp:
-            if resp.status >= 400:
-                raise Problem(502, "origin-error", f"origin answered HTTP {resp.status}")
-            body = await resp.content.read(MAX_PLAYLIST_BYTES + 1)
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        raise Problem(502, "origin-unreachable", f"origin fetch failed: {type(exc).__name__}") from None
-    if len(body) > MAX_PLAYLIST_BYTES:
-        raise Problem(502, "origin-oversized", "origin playlist exceeds the size limit")
+    return actor
+
+
+def _origin_problem(exc: OriginError, config: ChannelConfig) -> Problem:
+    m.origin_errors_total.labels(config.org_slug, config.slug, exc.reason).inc()
+    return Problem(
+        ORIGIN_STATUS.get(exc.reason, 502), f"origin-{exc.reason.replace('_', '-')}", exc.detail, cause=exc.reason
+    )
+
+
+def _playlist(text: str, config: ChannelConfig, mode: str) -> web.Response:
     return web.Response(
-        body=body,
-        content_type="application/vnd.apple.mpegurl",
+        text=text,
+        content_type=HLS,
         headers={
             "X-Config-Version": str(config.version),
+            "X-Ad-Mode": mode,
             "Cache-Control": f"max-age={config.manifest_cache_max_age_seconds}",
         },
     )
 
 
+Handler = Callable[[web.Request, ChannelConfig], Awaitable[tuple[web.StreamResponse, str]]]
+
+
+def _measured(kind: str, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Config lookup, error mapping and the manifest metrics, for every viewer endpoint."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        org, channel, mode, status = m.UNKNOWN, m.UNKNOWN, "none", 500
+        try:
+            config = await channel_config(request)
+            org, channel = config.org_slug, config.slug
+            try:
+                response, mode = await handler(request, config)
+            except OriginError as exc:
+                raise _origin_problem(exc, config) from None
+            except NotFoundError as exc:
+                raise Problem(404, "not-found", str(exc)) from None
+            except PersistError as exc:
+                raise Problem(503, "persist-failed", f"break state could not be saved: {exc}") from None
+            status = response.status
+            return response
+        except Problem as problem:
+            status = problem.status
+            raise
+        finally:
+            m.manifest_requests_total.labels(org, channel, kind, mode, str(status)).inc()
+            m.manifest_request_seconds.labels(kind).observe(time.perf_counter() - started)
+
+    return wrapped
+
+
+async def master(request: web.Request, config: ChannelConfig) -> tuple[web.StreamResponse, str]:
+    await _actor(request, config)
+    mode = choose_mode(config.mode, request.query, request.headers)
+    pinned = mode if config.mode == "auto" else None
+    text = await _stitcher(request).master(config, pinned)
+    return _playlist(text, config, mode), mode
+
+
+async def media(request: web.Request, config: ChannelConfig) -> tuple[web.StreamResponse, str]:
+    actor = await _actor(request, config)
+    mode = choose_mode(config.mode, request.query, request.headers)
+    text, used = await _stitcher(request).media(config, actor, request.match_info["variant"], mode)
+    return _playlist(text, config, used), used
+
+
+async def assets(request: web.Request, config: ChannelConfig) -> tuple[web.StreamResponse, str]:
+    break_id = request.query.get("break", "")
+    if not break_id:
+        raise Problem(
+            400,
+            "bad-query",
+            "break: the break id is required",
+            errors=[{"field": "break", "pointer": "?break", "detail": "required", "code": "missing"}],
+        )
+    actor = await _actor(request, config)
+    base = f"/{config.org_slug}/{config.slug}"
+    body = _stitcher(request).asset_list(config, actor, break_id, base)
+    return web.json_response(
+        body, headers={"Cache-Control": "max-age=60", "X-Config-Version": str(config.version)}
+    ), "sgai"
+
+
+async def ad_asset(request: web.Request, config: ChannelConfig) -> tuple[web.StreamResponse, str]:
+    try:
+        index = int(request.match_info["index"])
+    except ValueError:
+        raise Problem(404, "not-found", "no such asset") from None
+    actor = await _actor(request, config)
+    text = _stitcher(request).asset_master(actor, request.match_info["break"], index)
+    return _playlist(text, config, "sgai"), "sgai"
+
+
 def setup(app: web.Application) -> None:
-    app.router.add_get("/{org}/{channel}/master.m3u8", master)
-    app.cleanup_ctx.append(_origin_session)
+    app.router.add_get("/{org}/{channel}/master.m3u8", _measured("master", master))
+    app.router.add_get("/{org}/{channel}/assets.json", _measured("assets", assets))
+    app.router.add_get("/{org}/{channel}/ad/{break}/{index}.m3u8", _measured("asset", ad_asset))
+    app.router.add_get("/{org}/{channel}/{variant}.m3u8", _measured("media", media))

@@ -1,15 +1,20 @@
 """SCTE-35 decoding against published payloads, garbage handling, the type table, the encoder.
 
-The expected values of the published payloads are the ones threefive (MIT 2.x) reports for
-them. They are quoted in the project's reference notes and the AWS MediaTailor documentation, so
-the decoder is checked against an independent implementation, not against its own encoder.
+Decoding and encoding are threefive 2.4.55's; ``sidecar.hls.scte35`` wraps them. The expected
+values of the published payloads come from their publishers (the AWS MediaTailor documentation
+shows its own decoded JSON) and from the project's reference notes, so the wrapper's mapping is
+checked against values nobody derived from this code.
 """
 
 from __future__ import annotations
 
 import base64
+import signal
+import sys
+from collections.abc import Iterator
 
 import pytest
+import threefive
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,6 +46,9 @@ SPLICEPOINT_35 = "/DA4AAAAAAAAAP/wBQb+tTeaawAiAiBDVUVJAAAKqH+/DBFNRFNOQjAwMTEzMj
 ELEMENTAL_20 = "/DAlAAAAAsvhAP/wFAXwAAAGf+/+AdLfiP4AG3dAAAEBAQAAXytxmQ=="
 # Reference notes section 4.2: threefive's mk_splice_insert(42, pts=1000.0, duration=30.0, out=True).
 THREEFIVE_42 = "/DAlAAAAAAAAAP/wFAUAAAAqf+/+BV1KgP4AKTLgACoAAAAASMf8jw=="
+# The AWS Elemental Live DATERANGE example (ID 999, reference notes section 3.2; the docs elide the
+# payload), as carried in golden/daterange_scte35.m3u8: event 999, out, break_duration 28 s.
+DATERANGE_999 = "0xFC302500000000000000FFF01405000003E77FEFFF51F55580FE002673C0000100000000DF5B7BBD"
 
 
 def _decoded(payload: str) -> Scte35Info:
@@ -94,6 +102,14 @@ def test_elemental_sample() -> None:
     assert round(info.pts_adjustment, 6) == 2.036278
 
 
+def test_daterange_example() -> None:
+    info = _decoded(DATERANGE_999)
+    assert info.valid and info.command == "splice_insert"
+    assert (info.splice_event_id, info.out_of_network, info.break_duration, info.auto_return) == (999, True, 28.0, True)
+    assert info.pts_time == 63000.0
+    assert [(s.kind, s.event_id, s.duration) for s in signals(info)] == [("out", "splice:999", 28.0)]
+
+
 def test_encoder_reproduces_threefive_byte_for_byte() -> None:
     ours = encode_splice_insert(42, out=True, pts=1000.0, duration=30.0, unique_program_id=42)
     assert to_base64(ours) == THREEFIVE_42
@@ -128,6 +144,7 @@ def _mutate(section: bytes, offset: int, value: int) -> bytes:
 
 
 GOOD = base64.b64decode(OATCLS_47)
+GOOD_TS = base64.b64decode(SPLICEPOINT_34)  # one segmentation descriptor, its upid_length at offset 39
 
 
 @pytest.mark.parametrize(
@@ -143,6 +160,8 @@ GOOD = base64.b64decode(OATCLS_47)
         (to_base64(_mutate(GOOD, 4, 0x80)), "encrypted"),
         (to_base64(_mutate(GOOD, 12, 0x30)), "bad-command-length"),  # command_length 0x030 != 20
         (to_base64(_mutate(GOOD, 35, 0x40)), "truncated"),  # descriptor_loop_length past the end
+        (to_base64(_mutate(GOOD_TS, 39, 0x30)), "truncated"),  # segmentation_upid past the descriptor loop
+        (to_base64(_mutate(GOOD_TS, 22, 0x30)), "truncated"),  # descriptor_length past the descriptor loop
     ],
 )
 def test_garbage_is_invalid_with_a_reason_and_prints_nothing(
@@ -166,6 +185,70 @@ def test_crc_failure_keeps_the_decoded_fields_for_logs() -> None:
     info = _decoded(to_base64(GOOD[:-1] + b"\x00"))
     assert info.valid is False and info.error == "crc-mismatch"
     assert info.splice_event_id == 4026684891
+
+
+def test_threefive_output_and_exceptions_are_captured(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def noisy(self: object) -> bool:
+        print("threefive says hello")
+        print("and complains", file=sys.stderr)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(threefive.Cue, "decode", noisy)
+    info = decode_bytes(GOOD)
+    assert (info.valid, info.error) == (False, "malformed")
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+@pytest.fixture
+def deadline() -> Iterator[None]:
+    """Fail instead of hanging: threefive 2.4.55's own MID decoder loops forever on bad lengths."""
+
+    def expired(*_: object) -> None:
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(5)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.usefixtures("deadline")
+def test_a_malformed_mid_upid_is_kept_as_raw_bytes() -> None:
+    upid = bytes([0x0F, 0x05, 0x41])  # MID holding a URI whose length (5) overruns the MID (3)
+    info = decode_bytes(encode_time_signal(1.0, [Segmentation(7, 0x34, None, 0x0D, upid, 1, 1)]))
+    assert info.valid
+    (seg,) = info.segmentations
+    assert (seg.upid_type, seg.upid, seg.type_id) == (0x0D, upid, 0x34)
+
+
+def test_component_mode_is_refused_not_misread() -> None:
+    # program_splice_flag=0: threefive 2.4.55 does not read the component loop
+    info = decode_bytes(_mutate(GOOD, 19, GOOD[19] & ~0x40))
+    assert (info.valid, info.error) == (False, "unsupported-component-mode")
+    # program_segmentation_flag=0 in the segmentation descriptor
+    info = decode_bytes(_mutate(GOOD_TS, 32, GOOD_TS[32] & ~0x80))
+    assert (info.valid, info.error) == (False, "unsupported-component-mode")
+
+
+def test_only_cuei_segmentation_descriptors_count() -> None:
+    private = bytearray(GOOD_TS[:-4])
+    private[23:27] = b"ABCD"  # same tag 0x02, another owner's identifier
+    info = decode_bytes(bytes(private) + crc32_mpeg2(bytes(private)).to_bytes(4, "big"))
+    assert info.valid and info.command == "time_signal" and info.segmentations == ()
+    assert [s.kind for s in signals(info)] == ["other"]
+
+
+@pytest.mark.parametrize(("command_type", "name"), [(0xFF, "private_command"), (0x08, "reserved_0x08")])
+def test_commands_threefive_cannot_decode_keep_their_header(command_type: int, name: str) -> None:
+    info = decode_bytes(_mutate(encode_splice_null(), 13, command_type))
+    assert (info.valid, info.command_type, info.command) == (True, command_type, name)
+    assert [s.kind for s in signals(info)] == ["other"]
 
 
 @settings(max_examples=300, deadline=None)

@@ -13,12 +13,12 @@ import m3u8
 import pytest
 from aiohttp.test_utils import TestClient
 
+from sidecar.hls.scte35 import Scte35Info, decode_scte35
 from sidecar.origin import OriginConfig
 from sidecar.origin.config import CueFlavour
 from sidecar.origin.timeline import Timeline
 
 from .conftest import EPOCH, FakeClock, OriginFactory
-from .scte35_decoder import decode
 
 CUE_PREFIXES = ("#EXT-X-CUE", "#EXT-OATCLS-SCTE35", "#EXT-X-DATERANGE")
 URI_RE = re.compile(r"^[\w.-]+/(\d+)\.ts$")
@@ -26,6 +26,12 @@ ATTR_RE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
 
 CFG = OriginConfig(epoch=EPOCH)
 TL = Timeline(CFG)
+
+
+def decode(payload: str) -> Scte35Info:
+    info = decode_scte35(payload)
+    assert info is not None and info.valid, info
+    return info
 
 
 def split_tags(text: str) -> tuple[dict[int, list[str]], list[str]]:
@@ -104,7 +110,8 @@ async def test_cue_tags_out_cont_in_across_a_break(
         assert binary is not None
         cue = decode(binary)
         assert cue.command_type == 0x05
-        assert (cue.event_id, cue.out_of_network, cue.break_duration, cue.auto_return) == (k + 1, True, 30.0, True)
+        assert (cue.splice_event_id, cue.out_of_network) == (k + 1, True)
+        assert (cue.break_duration, cue.auto_return) == (30.0, True)
         assert cue.pts_time == pytest.approx(10 + b.start * 4)
     if flavour == "oatcls-timesignal":
         assert binary is not None
@@ -123,7 +130,7 @@ async def test_m3u8_reads_the_cue_out_break(origin: OriginFactory, clock: FakeCl
     assert [n for n, s in by_msn.items() if s.cue_out_start] == [30]
     assert [n for n, s in by_msn.items() if s.cue_in] == [38]
     assert by_msn[30].scte35_duration == "30"
-    assert decode(by_msn[30].oatcls_scte35).event_id == 2
+    assert decode(by_msn[30].oatcls_scte35).splice_event_id == 2
     assert all(by_msn[n].cue_out for n in range(31, 38))
 
 
@@ -167,10 +174,10 @@ async def test_daterange_out_is_announced_ahead_and_closed_by_in(origin: OriginF
     assert inn["END-DATE"] == TL.pdt(b.end) and inn["DURATION"] == "32"
     assert out["SCTE35-OUT"].startswith("0x") and inn["SCTE35-IN"].startswith("0x")
     cue_out, cue_in = decode(out["SCTE35-OUT"]), decode(inn["SCTE35-IN"])
-    assert (cue_out.command_type, cue_out.event_id, cue_out.out_of_network) == (0x05, b.event_id, True)
+    assert (cue_out.command_type, cue_out.splice_event_id, cue_out.out_of_network) == (0x05, b.event_id, True)
     assert (cue_out.break_duration, cue_out.auto_return) == (30.0, True)
     assert cue_out.pts_time == pytest.approx(10 + b.start * 4)
-    assert (cue_in.command_type, cue_in.event_id, cue_in.out_of_network) == (0x05, b.event_id, False)
+    assert (cue_in.command_type, cue_in.splice_event_id, cue_in.out_of_network) == (0x05, b.event_id, False)
     assert cue_in.break_duration is None and cue_in.pts_time == pytest.approx(10 + b.end * 4)
 
 

@@ -1,0 +1,355 @@
+"""The manifest path: origin window → break triggers → splice → bytes, cached.
+
+Per request the work is: config lookup (cache), actor lookup (memory), origin playlist (shared
+micro-cache), and then, only when the origin window or the channel's break state changed, one
+parse + splice + write. Everything else is served from the render cache as bytes.
+
+Breaks start from SCTE-35 cues (when the channel auto-inserts), the channel's schedule, or the
+cue API. Whoever sees a new break first decides its fill and persists it through the channel
+actor before rendering, so no viewer ever sees a media sequence number change meaning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin
+
+import aiohttp
+
+from sidecar.actors.channel import ChannelActor
+from sidecar.actors.runtime import ActorRuntime
+from sidecar.actors.state import AdBreak, BreakActive, ChannelState, start_break, update_break
+from sidecar.config.models import AdPod, ChannelConfig
+from sidecar.hls.model import MediaPlaylist
+from sidecar.hls.parse import PlaylistError, parse_master, parse_media
+from sidecar.hls.splice import SpliceError, TimelineBase, render_sgai, render_ssai
+from sidecar.hls.write import render_media
+from sidecar.stitch.fill import decide
+from sidecar.stitch.origin import Fetched, OriginClient, OriginError
+from sidecar.stitch.plans import observation_changes, to_plan
+from sidecar.stitch.variants import VariantMap, rewrite, variant_map
+from sidecar.telemetry import catalogue as m
+from sidecar.telemetry.logging import log_event
+
+log = logging.getLogger("sidecar.stitch")
+
+MASTER_TTL = 10.0
+MEDIA_TTL = 0.5
+FRESH_CUE_SEGMENTS = 2  # a cue more than this many segments behind the live edge is history
+SCHEDULE_LOOKAHEAD = 12.0  # create scheduled breaks this far ahead of the live edge (SGAI look-ahead)
+
+
+class NotFoundError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Window:
+    """One parsed origin window with every URI made absolute (we serve from another path)."""
+
+    playlist: MediaPlaylist
+    digest: str
+
+
+def _absolute(pl: MediaPlaylist, base: str) -> MediaPlaylist:
+    import re
+
+    attr = re.compile(r'URI="([^"]*)"')
+
+    def fix_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(attr.sub(lambda mt: f'URI="{urljoin(base, mt.group(1))}"', t) if 'URI="' in t else t for t in tags)
+
+    segments = tuple(replace(s, uri=urljoin(base, s.uri), tags=fix_tags(s.tags)) for s in pl.segments)
+    return replace(pl, segments=segments, header_tags=fix_tags(pl.header_tags))
+
+
+def _updater(break_id: str, changes: dict[str, Any]) -> Callable[[ChannelState, float], ChannelState | None]:
+    def transition(state: ChannelState, now: float) -> ChannelState | None:
+        return update_break(state, break_id, changes)
+
+    return transition
+
+
+class _LRU(OrderedDict[Any, Any]):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key: Any, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+class Stitcher:
+    def __init__(
+        self,
+        actors: ActorRuntime,
+        session: aiohttp.ClientSession,
+        *,
+        origin_timeout: float = 3.0,
+        origin_ttl: float = MEDIA_TTL,
+    ) -> None:
+        self.actors = actors
+        self.origin = OriginClient(session, ttl=origin_ttl, timeout=origin_timeout)
+        self._windows: _LRU = _LRU(512)
+        self._renders: _LRU = _LRU(4096)
+        self._variants: _LRU = _LRU(1024)
+        self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
+
+    # --- origin ---------------------------------------------------------------------------------
+    async def variants(self, config: ChannelConfig) -> tuple[VariantMap, Fetched]:
+        fetched = await self.origin.get(config.origin_url, ttl=MASTER_TTL)
+        key = (config.origin_url, fetched.digest)
+        cached = self._variants.get(key)
+        if cached is None:
+            try:
+                master = parse_master(fetched.text)
+            except PlaylistError as exc:
+                raise OriginError("invalid", f"origin master playlist is not valid HLS ({exc.reason})") from None
+            cached = (master, variant_map(master, config.origin_url))
+            self._variants.put(key, cached)
+        return cached[1], fetched
+
+    async def window(self, url: str) -> Window:
+        fetched = await self.origin.get(url)
+        cached = self._windows.get(fetched.digest)
+        if cached is None:
+            try:
+                parsed = parse_media(fetched.text)
+            except PlaylistError as exc:
+                raise OriginError("invalid", f"origin media playlist is not valid HLS ({exc.reason})") from None
+            for cue in parsed.cues:  # counted once per origin update, not per viewer
+                m.scte35_cues_total.labels(cue.dialect, cue.kind, "true" if cue.valid else "false").inc()
+            cached = Window(_absolute(parsed, url), fetched.digest)
+            self._windows.put(fetched.digest, cached)
+        return cached
+
+    # --- master ----------------------------------------------------------------------------------
+    async def master(self, config: ChannelConfig, mode: str | None) -> str:
+        variants, fetched = await self.variants(config)
+        key = ("master", config.origin_url, fetched.digest, mode)
+        cached = self._renders.get(key)
+        if cached is None:
+            master, _ = self._variants[(config.origin_url, fetched.digest)]
+            cached = rewrite(master, config.origin_url, variants, f"?mode={mode}" if mode else "")
+            self._renders.put(key, cached)
+        return str(cached)
+
+    # --- media ----------------------------------------------------------------------------------
+    async def media(self, config: ChannelConfig, actor: ChannelActor, name: str, mode: str) -> tuple[str, str]:
+        """(playlist text, mode actually used)."""
+        variants, _ = await self.variants(config)
+        rendition = variants.by_name.get(name)
+        if rendition is None:
+            raise NotFoundError(f"no rendition {name!r} in the channel's master playlist")
+        window = await self.window(rendition.url)
+        if config.status == "active":
+            await self._triggers(config, actor, window.playlist)
+        if config.status != "active" or not actor.state.breaks():
+            mode = "passthrough"
+        key = (rendition.url, window.digest, actor.version, mode, rendition.bandwidth)
+        cached = self._renders.get(key)
+        if cached is not None:
+            return str(cached), mode
+        started = time.perf_counter()
+        text = await self._render(config, actor, window.playlist, rendition.bandwidth, mode)
+        m.playlist_render_seconds.labels(mode).observe(time.perf_counter() - started)
+        self._renders.put((rendition.url, window.digest, actor.version, mode, rendition.bandwidth), text)
+        return text, mode
+
+    async def _render(
+        self, config: ChannelConfig, actor: ChannelActor, pl: MediaPlaylist, bandwidth: int, mode: str
+    ) -> str:
+        if mode == "passthrough":
+            return render_media(pl)
+        state = actor.state
+        restrict, snap = config.interstitial_restrict, config.interstitial_snap
+        plans = [
+            p
+            for b in state.breaks()
+            if (p := to_plan(b, asset_list=f"assets.json?break={b.id}", restrict=restrict, snap=snap))
+        ]
+        if mode == "sgai":
+            return render_media(render_sgai(pl, plans))
+        target = max([pl.target_duration, *(math.ceil(i.duration - 1e-9) for b in state.breaks() for i in b.items)])
+        try:
+            rendered = render_ssai(
+                pl,
+                plans,
+                bandwidth=bandwidth,
+                target_duration=target,
+                base=TimelineBase(state.base_msn, state.base_dsn),
+            )
+        except SpliceError as exc:
+            m.playlist_validation_failures_total.labels("msn").inc()
+            raise OriginError("splice", f"could not splice this window: {exc}") from None
+        for obs in rendered.observations:
+            # Persist before serving: once these segments slide out nobody could recompute them.
+            await actor.mutate(_updater(obs.break_id, observation_changes(obs)))
+        return render_media(rendered.playlist)
+
+    # --- triggers: cues and schedule ------------------------------------------------------------------
+    async def _triggers(self, config: ChannelConfig, actor: ChannelActor, pl: MediaPlaylist) -> None:
+        segs = [s for s in pl.segments if s.pdt is not None]
+        if not segs:
+            return
+        last = segs[-1]
+        assert last.pdt is not None
+        live_edge = last.pdt + timedelta(seconds=last.duration)
+        fresh_after = last.pdt - timedelta(seconds=FRESH_CUE_SEGMENTS * pl.target_duration)
+        if config.scte35_enabled and config.scte35_auto_insert:
+            for cue in pl.cues:
+                if cue.kind == "out" and cue.pdt is not None and cue.event_id:
+                    if actor.state.knows_event(cue.event_id) or cue.pdt < fresh_after:
+                        continue
+                    duration = cue.duration or float(config.default_ad_duration_seconds)
+                    await self._create_quietly(config, actor, "scte35", cue.event_id, cue.pdt.timestamp(), duration)
+                elif cue.kind == "in" and cue.pdt is not None:
+                    await self._shorten(actor, cue.pdt.timestamp())
+        if config.schedule_enabled:
+            interval = config.schedule_interval_minutes * 60
+            first_k = math.ceil(last.pdt.timestamp() / interval)
+            last_k = math.floor((live_edge.timestamp() + SCHEDULE_LOOKAHEAD) / interval)
+            for k in range(first_k, last_k + 1):
+                event = f"sched:{k}"
+                if not actor.state.knows_event(event):
+                    await self._create_quietly(
+                        config, actor, "schedule", event, float(k * interval), float(config.schedule_break_seconds)
+                    )
+
+    async def _create_quietly(
+        self, config: ChannelConfig, actor: ChannelActor, source: str, event_id: str, start_pdt: float, duration: float
+    ) -> None:
+        try:
+            await self.create_break(
+                config, actor, source=source, event_id=event_id, start_pdt=start_pdt, duration=duration
+            )
+        except BreakActive as exc:
+            # Remember nothing: if the running break ends early the cue may still apply later.
+            log_event(
+                log,
+                "break_overlap",
+                f"Cue {event_id} overlaps running break {exc.current.id}; ignored",
+                level=logging.WARNING,
+                channel=config.slug,
+                org=config.org_slug,
+            )
+
+    async def _shorten(self, actor: ChannelActor, in_pdt: float) -> None:
+        """A CUE-IN ends the running SCTE-35 break early (never later, never once numbered)."""
+        current = actor.state.current
+        if current is None or current.source != "scte35" or current.start_pdt is None or current.final:
+            return
+        new_duration = in_pdt - current.start_pdt
+        if 0 < new_duration < current.duration_seconds - 0.25:
+            await actor.mutate(_updater(current.id, {"duration_seconds": new_duration}))
+
+    async def create_break(
+        self,
+        config: ChannelConfig,
+        actor: ChannelActor,
+        *,
+        source: str,
+        event_id: str,
+        start_pdt: float,
+        duration: float,
+        pod: AdPod | None = None,
+    ) -> tuple[AdBreak | None, bool]:
+        """Decide the fill, then persist the break (idempotent per event id). One flight per event."""
+        key = (config.id, event_id)
+        flight = self._creating.get(key)
+        if flight is not None:
+            await asyncio.shield(flight)
+            return actor.state.current, False
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._creating[key] = future
+        try:
+            fill = await decide(self.origin, config, duration, pod)
+            # Derived from the break, never from its position: the same cue gives the same ID
+            # (and interstitial ID) in every process.
+            break_id = "brk_" + hashlib.blake2b(f"{config.id}|{event_id}".encode(), digest_size=6).hexdigest()
+
+            def transition(state: ChannelState, now: float) -> ChannelState | None:
+                return start_break(
+                    state,
+                    now=now,
+                    duration=duration,
+                    source=source,  # type: ignore[arg-type]
+                    event_id=event_id,
+                    pod_id=pod.id if pod else None,
+                    start_pdt=start_pdt,
+                    items=fill.items,
+                    assets=fill.assets,
+                    fill_source=fill.source,
+                    fill_reason=fill.reason,
+                    break_id=break_id,
+                )
+
+            stored, changed = await actor.mutate(transition)
+            if changed:
+                m.ad_breaks_started_total.labels(config.org_slug, config.slug, source).inc()
+                m.break_seconds_total.labels(config.org_slug, config.slug).inc(duration)
+                m.avail_seconds_total.labels(config.org_slug, config.slug).inc(duration)
+                m.ad_stitched_seconds_total.labels(config.org_slug, config.slug).inc(fill.ad_seconds)
+                m.avail_filled_seconds_total.labels(config.org_slug, config.slug).inc(fill.ad_seconds)
+                m.slate_seconds_total.labels(config.org_slug, config.slug).inc(fill.slate_seconds)
+                start = datetime.fromtimestamp(start_pdt, UTC).isoformat()
+                log_event(
+                    log,
+                    "break_started",
+                    f"Ad break started: source={source}, event={event_id}, "
+                    f"start={start}, duration={duration:g}s, fill={fill.source}",
+                    channel=config.slug,
+                    org=config.org_slug,
+                    source=source,
+                    fill=fill.source,
+                )
+            return stored.state.current, changed
+        finally:
+            future.set_result(None)
+            del self._creating[key]
+
+    async def live_edge(self, config: ChannelConfig) -> float | None:
+        """Media time at the end of the reference rendition's window: where a cue given now splices."""
+        try:
+            variants, _ = await self.variants(config)
+            window = await self.window(variants.reference.url)
+        except (OriginError, ValueError):
+            return None
+        segs = [s for s in window.playlist.segments if s.pdt is not None]
+        if not segs:
+            return None
+        last = segs[-1]
+        return last.pdt.timestamp() + last.duration  # type: ignore[union-attr]
+
+    # --- SGAI asset lists ----------------------------------------------------------------------------
+    def asset_list(self, config: ChannelConfig, actor: ChannelActor, break_id: str, base: str) -> dict[str, Any]:
+        for brk in actor.state.breaks():
+            if brk.id == break_id:
+                assets = [
+                    {"URI": f"{base}/ad/{brk.id}/{i}.m3u8", "DURATION": round(a.duration, 3)}
+                    for i, a in enumerate(brk.assets)
+                    if a.duration > 0
+                ]
+                return {"ASSETS": assets}
+        raise NotFoundError(f"no break {break_id!r} on this channel")
+
+    def asset_master(self, actor: ChannelActor, break_id: str, index: int) -> str:
+        for brk in actor.state.breaks():
+            if brk.id == break_id and 0 <= index < len(brk.assets):
+                lines = ["#EXTM3U", "#EXT-X-INDEPENDENT-SEGMENTS"]
+                for bandwidth, url in brk.assets[index].variants:
+                    lines += [f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth}", url]
+                return "\n".join(lines) + "\n"
+        raise NotFoundError(f"no asset {index} in break {break_id!r}")
