@@ -205,11 +205,15 @@ def serve(no_migrate: bool) -> None:
     configure_logging(settings.log_level, settings.log_format)
     if settings.auto_migrate and not no_migrate:
         _migrate(settings)
+    if settings.workers > 1 and settings.worker_index is None:
+        from sidecar.supervisor import supervise
+
+        sys.exit(supervise(settings))
 
     def ready(urls: list[str]) -> None:
         log.info(
-            f"serving viewers on {urls[0]}, admin and /metrics on {urls[1]}",
-            extra={"event": "serving", "colo": settings.colo},
+            f"serving viewers on {urls[0]}, admin on {urls[1]}, /metrics on {urls[-1] if len(urls) > 2 else urls[1]}",
+            extra={"event": "serving", "colo": settings.colo, "worker": settings.worker_index},
         )
 
     with contextlib.suppress(KeyboardInterrupt):

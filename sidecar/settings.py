@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "SIDECAR_"
@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     config_negative_ttl_seconds: float = Field(default=5.0, gt=0, le=3600)
     viewer_listen: str = Field(default="127.0.0.1:8787")
     admin_listen: str = Field(default="127.0.0.1:8791")
+    workers: int = Field(default=1, ge=1, le=64, description="Worker processes (more than 1 needs Redis)")
+    worker_index: int | None = Field(default=None, ge=0, le=63, description="Set by the supervisor for each worker")
+    metrics_listen: str | None = Field(
+        default=None,
+        description="Base HOST:PORT of per-worker /metrics (worker i listens on PORT+i); default 127.0.0.1:9101 "
+        "when workers > 1, else /metrics is only on the admin port",
+    )
     max_body_bytes: int = Field(default=65536, ge=1024, le=16 * 1024 * 1024)
     redis_timeout_seconds: float = Field(default=0.25, gt=0, le=30)
     redis_retry_after_seconds: float = Field(default=1.0, gt=0, le=300)
@@ -136,11 +143,23 @@ class Settings(BaseSettings):
             raise ValueError("must be 1-32 of A-Z, 0-9, '_' or '-' (e.g. SJC)")
         return value
 
-    @field_validator("viewer_listen", "admin_listen")
+    @field_validator("viewer_listen", "admin_listen", "metrics_listen")
     @classmethod
-    def _listen(cls, value: str) -> str:
-        parse_listen(value)
+    def _listen(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen(value)
         return value
+
+    @model_validator(mode="after")
+    def _workers_need_redis(self) -> Settings:
+        if self.workers > 1 and not self.redis_url:
+            raise ValueError(
+                "workers: more than one worker process needs SIDECAR_REDIS_URL (the cache, bus and queues "
+                "must be shared)"
+            )
+        if self.actor_heartbeat_seconds >= self.actor_churn_window_seconds:
+            raise ValueError("actor_heartbeat_seconds: must be shorter than SIDECAR_ACTOR_CHURN_WINDOW_SECONDS")
+        return self
 
     @field_validator("log_level")
     @classmethod
@@ -183,7 +202,17 @@ class Settings(BaseSettings):
 
     @property
     def slot(self) -> str:
-        return self.instance_slot or f"{socket.gethostname()}:{self.viewer_address.port}"
+        base = self.instance_slot or f"{socket.gethostname()}:{self.viewer_address.port}"
+        return base if self.worker_index is None else f"{base}/w{self.worker_index}"
+
+    @property
+    def metrics_address(self) -> ListenAddress | None:
+        """This process's own /metrics listener, if it has one besides the admin port."""
+        base = self.metrics_listen or ("127.0.0.1:9101" if self.workers > 1 else None)
+        if base is None:
+            return None
+        address = parse_listen(base)
+        return ListenAddress(address.host, address.port + (self.worker_index or 0))
 
     @property
     def is_sqlite(self) -> bool:
@@ -217,6 +246,9 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            name = ".".join(str(p) for p in err["loc"]) or "?"
-            problems.append(f"{ENV_PREFIX}{name.upper()}: {err['msg']}")
+            name = ".".join(str(p) for p in err["loc"])
+            message = err["msg"].removeprefix("Value error, ")
+            if not name and ":" in message:  # a rule across settings names the one to change
+                name, message = (part.strip() for part in message.split(":", 1))
+            problems.append(f"{ENV_PREFIX}{(name or '?').upper()}: {message}")
         raise SettingsError("; ".join(problems)) from None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from functools import partial
+from typing import Any
 
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
@@ -96,21 +97,32 @@ def build_viewer_app(svc: Services) -> web.Application:
     return app
 
 
-async def run_apps(svc: Services, *, ready: Callable[[list[str]], None] | None = None) -> None:
-    """Serve both apps until cancelled."""
-    import asyncio
+def build_metrics_app() -> web.Application:
+    """A worker's own scrape endpoint (one target per process keeps exemplars; see ADR 0005)."""
+    app = web.Application()
+    app.router.add_get("/metrics", make_aiohttp_handler())
+    app.router.add_get("/healthz", _healthz)
+    return app
 
+
+async def run_apps(svc: Services, *, ready: Callable[[list[str]], None] | None = None) -> None:
+    """Serve the apps until cancelled. With several workers the viewer and admin ports are shared
+    (SO_REUSEPORT: the kernel spreads connections); each worker also has its own metrics port."""
+    settings = svc.settings
     await svc.start()
     runners = []
     urls = []
+    sites: list[tuple[web.Application, Any, bool]] = [
+        (build_viewer_app(svc), settings.viewer_address, settings.workers > 1),
+        (build_admin_app(svc), settings.admin_address, settings.workers > 1),
+    ]
+    if settings.metrics_address is not None:
+        sites.append((build_metrics_app(), settings.metrics_address, False))
     try:
-        for app, address in (
-            (build_viewer_app(svc), svc.settings.viewer_address),
-            (build_admin_app(svc), svc.settings.admin_address),
-        ):
+        for app, address, shared in sites:
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
-            site = web.TCPSite(runner, address.host, address.port, reuse_address=True)
+            site = web.TCPSite(runner, address.host, address.port, reuse_address=True, reuse_port=shared or None)
             await site.start()
             runners.append(runner)
             urls.append(f"http://{address}")
@@ -121,6 +133,3 @@ async def run_apps(svc: Services, *, ready: Callable[[list[str]], None] | None =
         for runner in runners:
             await runner.cleanup()
         await svc.close()
-
-
-__all__ = ["build_admin_app", "build_viewer_app", "partial", "run_apps"]
