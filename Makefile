@@ -21,5 +21,5 @@ test: system-deps venv
 	$(BIN)/python -m pytest -q
 
 lint: venv
-	$(BIN)/ruff check sidecar tests bench
+	$(BIN)/ruff check sidecar tests bench dashboards alerts
 	$(BIN)/mypy

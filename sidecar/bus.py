@@ -43,6 +43,7 @@ class LocalBus:
 
     def __init__(self) -> None:
         self._handlers: dict[str, list[Handler]] = {}
+        m.bus_connected.set(1)  # in-process delivery cannot be lost
 
     @property
     def connected(self) -> bool:

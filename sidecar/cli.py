@@ -368,6 +368,59 @@ def demo(
 
 
 @main.group()
+def dashboards() -> None:
+    """Grafana dashboards (built from code into dashboards/*.json)."""
+
+
+@dashboards.command("push")
+@click.option("--url", envvar="GRAFANA_URL", required=True, help="Grafana base URL (or GRAFANA_URL)")
+@click.option("--token", envvar="GRAFANA_TOKEN", default=None, help="Service-account token (or GRAFANA_TOKEN)")
+@click.option("--user", default=None, help="Basic-auth user (instead of a token)")
+@click.option("--password", envvar="GRAFANA_PASSWORD", default=None, help="Basic-auth password")
+@click.option("--folder", default="sidecar", show_default=True, help="Folder uid for the dashboards")
+@click.option(
+    "--prometheus-url",
+    default="http://prometheus:9090",
+    show_default=True,
+    help="URL Grafana uses to reach Prometheus (the provisioned datasource)",
+)
+@click.option(
+    "--dashboards-dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Directory of dashboard JSON (default: the checkout's dashboards/)",
+)
+def dashboards_push(
+    url: str,
+    token: str | None,
+    user: str | None,
+    password: str | None,
+    folder: str,
+    prometheus_url: str,
+    dashboards_dir: str | None,
+) -> None:
+    """Upsert the Prometheus datasource, a folder and every dashboard, idempotently."""
+    from pathlib import Path
+
+    from sidecar.telemetry.grafana import GrafanaPushError, push
+
+    basic = (user, password or "") if user else None
+    try:
+        report = push(
+            url,
+            token,
+            basic_auth=basic,
+            folder_uid=folder,
+            datasource_url=prometheus_url,
+            dashboards_dir=Path(dashboards_dir) if dashboards_dir else None,
+        )
+    except GrafanaPushError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in report.lines():
+        click.echo(line)
+
+
+@main.group()
 def cue() -> None:
     """Start/stop ad breaks on a running service (replaces the seed's scripts/cue.sh).
 

@@ -177,6 +177,7 @@ class ChannelActor:
                 )
                 await self._announce(written)
                 return written, True
+            m.state_persist_total.labels("failed").inc()
             raise PersistError(f"gave up after {MAX_CAS_ATTEMPTS} conflicting writes")
 
     async def _announce(self, stored: Stored) -> None:

@@ -105,6 +105,7 @@ class ActorRuntime:
         previous = await self.durable.previous_instance(name, self.slot)
         await actor.load()
         reason = classify_start(previous, actor.created_at, self.churn_window)
+        m.init_channel(org_slug, channel_slug)
         m.actor_instance_starts_total.labels(org_slug, channel_slug, reason).inc()
         log_event(
             log,

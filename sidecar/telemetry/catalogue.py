@@ -361,3 +361,40 @@ def metric_names(reg: CollectorRegistry | None = None) -> set[str]:
         for collector in list(r._collector_to_names):
             names.update(n for n in r._collector_to_names[collector] if n.startswith("ssai_"))
     return names
+
+
+# --- series that exist from the start ------------------------------------------------------------------
+# A labelled counter appears at its first increment, and increase()/rate() cannot see that first
+# event. Fixed label combinations are therefore created at zero up front, and a channel's series
+# when its first actor instance starts.
+def _zero(counter: Counter, *label_sets: tuple[str, ...]) -> None:
+    for labels in label_sets:
+        counter.labels(*labels)
+
+
+_zero(state_persist_total, ("confirmed",), ("conflict",), ("failed",))
+_zero(config_invalidations_total, *((s, r) for s in ("channel", "org") for r in ("ok", "error")))
+_zero(config_warms_total, ("ok",), ("error",))
+_zero(config_lookups_total, *((lay, r) for lay in ("l1", "kv", "db") for r in ("hit", "miss", "error")))
+_zero(auth_failures_total, *((r,) for r in ("missing", "malformed", "unknown", "revoked", "expired", "forbidden")))
+_zero(cue_requests_total, *((a, r) for a in ("start", "stop") for r in ("ok", "noop", "rejected", "error")))
+_zero(vast_requests_total, *((o,) for o in ("ok", "empty", "timeout", "http_error", "invalid", "wrapper_limit",
+                                            "no_ads_after_wrapper", "connect_error")))
+_zero(beacons_total, *((e, r) for e in ("impression", "start", "firstQuartile", "midpoint", "thirdQuartile",
+                                         "complete", "error") for r in ("sent", "failed", "retried", "dropped")))
+_zero(actor_evictions_total, ("idle",), ("shutdown",), ("deleted",))
+_zero(playlist_validation_failures_total, *((r,) for r in ("msn", "dsn", "pdt", "target_duration", "markers")))
+
+
+def init_channel(org: str, channel: str) -> None:
+    """Create a channel's per-channel counters at zero (called when its first actor starts)."""
+    _zero(actor_churn_total, (org, channel))
+    _zero(actor_young_instance_requests_total, (org, channel))
+    _zero(actor_instance_starts_total, *((org, channel, r) for r in ("new", "clean", "churn", "stale")))
+    _zero(config_cache_requests_total, *((org, channel, r) for r in ("hit", "miss", "coalesced")))
+    _zero(ad_breaks_started_total, *((org, channel, s) for s in ("scte35", "manual", "schedule")))
+    for counter in (break_seconds_total, ad_stitched_seconds_total, slate_seconds_total, avail_seconds_total,
+                    avail_filled_seconds_total):
+        _zero(counter, (org, channel))
+    _zero(origin_errors_total, *((org, channel, r) for r in ("timeout", "connect", "http_4xx", "http_5xx", "invalid",
+                                                             "oversized", "splice")))

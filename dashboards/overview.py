@@ -1,0 +1,270 @@
+"""*Sidecar / SRE overview*: the seed's KPIs and the manifest SLOs on one screen.
+
+Rows follow the seed's "Success Metrics" (config update latency, instance stability, state
+persistence, cache hit rate, churn per channel), then the manifest SLOs with their burn rates,
+then scrape health. Every red line is an alert threshold from ``sidecar.telemetry.slo``.
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders.dashboard import Dashboard
+from grafana_foundation_sdk.models import units
+
+from alerts.slo_rules import MANIFEST_AVAILABILITY, MANIFEST_LATENCY, RatioSLO
+from dashboards.common import PROBE, RATE, SVC, YELLOW, Board, Q, above, below, le
+from sidecar.telemetry import slo
+
+UID = "sidecar-overview"
+PER_HOUR = "suffix:/h"
+
+
+def _kpis(board: Board) -> None:
+    board.row("Seed KPIs")
+    prop = f"ssai_probe_config_propagation_seconds_bucket{{{PROBE}}}"
+    board.timeseries(
+        "Config update latency (probe)",
+        "Time from an admin config change to every manifest endpoint showing it, measured by "
+        f"`sidecar probe`. KPI: < {slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS:g} s (yellow line); alert "
+        f"SidecarConfigUpdateLatencyHigh when p99 > {slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX:g} s (red line).",
+        units.Seconds,
+        [
+            Q(f"histogram_quantile(0.5, sum by (le) (rate({prop}[{RATE}])))", "p50"),
+            Q(f"histogram_quantile({slo.CONFIG_UPDATE_LATENCY_QUANTILE:g}, sum by (le) (rate({prop}[{RATE}])))", "p99"),
+        ],
+        thresholds=above(
+            (slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS, YELLOW), (slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX, "red")
+        ),
+        min_val=0,
+    )
+    board.timeseries(
+        "Config invalidations and propagation timeouts",
+        "Cache invalidations per second by scope and result (errors fire SidecarConfigInvalidationErrors), "
+        "and probe config changes that never reached a manifest endpoint "
+        "(SidecarConfigPropagationTimeouts pages above "
+        f"{slo.CONFIG_PROPAGATION_TIMEOUTS_PER_15M_MAX:g} per 15 minutes).",
+        units.OpsPerSecond,
+        [
+            Q(
+                f"sum by (scope, result) (rate(ssai_config_invalidations_total{{{SVC}}}[{RATE}]))",
+                "{{scope}} {{result}}",
+            ),
+            Q(
+                f"sum by (target) (rate(ssai_probe_propagation_timeouts_total{{{PROBE}}}[{RATE}]))",
+                "timeouts {{target}}",
+            ),
+        ],
+        min_val=0,
+    )
+    lifetime = f"ssai_actor_lifetime_seconds_bucket{{{SVC}}}"
+    board.timeseries(
+        "Actor instance lifetime",
+        "How long channel-actor instances lived before eviction (ssai_actor_lifetime_seconds), by "
+        f"eviction reason. KPI: > {slo.KPI_ACTOR_LIFETIME_SECONDS / 60:g} min (the line).",
+        units.Seconds,
+        [
+            Q(
+                f"histogram_quantile(0.5, sum by (reason, le) (rate({lifetime}[{RATE}])))",
+                "p50 {{reason}}",
+            ),
+            Q(
+                f"histogram_quantile(0.1, sum by (le) (rate({lifetime}[{RATE}])))",
+                "p10 all",
+            ),
+        ],
+        thresholds=below(slo.KPI_ACTOR_LIFETIME_SECONDS),
+        min_val=0,
+    )
+    board.timeseries(
+        "Actor churn per channel (last hour)",
+        "Actor instances replaced while the previous instance of the name was alive "
+        f"(ssai_actor_churn_total). Alert SidecarActorChurnHigh above {slo.ACTOR_CHURN_PER_HOUR_MAX:g}/h per channel.",
+        PER_HOUR,
+        [Q(f"sum by (org, channel) (increase(ssai_actor_churn_total{{{SVC}}}[1h]))", "{{org}}/{{channel}}")],
+        thresholds=above((slo.ACTOR_CHURN_PER_HOUR_MAX, "red")),
+        min_val=0,
+    )
+    board.timeseries(
+        "Young-instance requests per channel (last hour)",
+        "Requests served by actor instances younger than 10 s (ssai_actor_young_instance_requests_total). "
+        f"Alert SidecarYoungInstanceRequestsHigh above {slo.YOUNG_INSTANCE_REQUESTS_PER_HOUR_MAX:g}/h per channel.",
+        PER_HOUR,
+        [
+            Q(
+                f"sum by (org, channel) (increase(ssai_actor_young_instance_requests_total{{{SVC}}}[1h]))",
+                "{{org}}/{{channel}}",
+            )
+        ],
+        thresholds=above((slo.YOUNG_INSTANCE_REQUESTS_PER_HOUR_MAX, "red")),
+        min_val=0,
+    )
+    persist = f"ssai_state_persist_total{{{SVC}"
+    board.timeseries(
+        "State persistence success",
+        "Confirmed durable ad-state writes out of confirmed + failed (compare-and-set conflicts are "
+        "retries and not counted). KPI: 100 %; any failure fires SidecarStatePersistFailures.",
+        units.PercentUnit,
+        [
+            Q(
+                f'sum(rate({persist},result="confirmed"}}[{RATE}]))\n/\n'
+                f'sum(rate({persist},result=~"confirmed|failed"}}[{RATE}]))',
+                "confirmed share",
+            )
+        ],
+        thresholds=below(slo.KPI_STATE_PERSIST_RATIO),
+        max_val=1,
+    )
+    board.timeseries(
+        "Durable writes by result",
+        "Durable ad-state writes per second by result: confirmed, conflict (lost a compare-and-set "
+        "and retried), failed.",
+        units.OpsPerSecond,
+        [Q(f"sum by (result) (rate({persist}}}[{RATE}]))", "{{result}}")],
+        min_val=0,
+    )
+    cache = f"ssai_config_cache_requests_total{{{SVC}"
+    board.timeseries(
+        "Config cache hit rate",
+        "1 - miss / all channel config reads (hit and coalesced both spare the SQL store). Alert "
+        f"SidecarConfigCacheHitRateLow below {slo.CONFIG_CACHE_HIT_RATIO_MIN:.0%} (red) per busy channel; "
+        f"KPI > {slo.KPI_CONFIG_CACHE_HIT_RATIO:.0%} (green).",
+        units.PercentUnit,
+        [
+            Q(
+                f'1 - (sum(rate({cache},result="miss"}}[{RATE}])) / sum(rate({cache}}}[{RATE}])))',
+                "all channels",
+            ),
+            Q(
+                f'bottomk(5, 1 - (sum by (org, channel) (rate({cache},result="miss"}}[{RATE}]))'
+                f" / sum by (org, channel) (rate({cache}}}[{RATE}]))))",
+                "{{org}}/{{channel}}",
+            ),
+        ],
+        thresholds=below(slo.CONFIG_CACHE_HIT_RATIO_MIN, slo.KPI_CONFIG_CACHE_HIT_RATIO),
+        max_val=1,
+    )
+    board.timeseries(
+        "Config reads by result",
+        "Channel config reads per second: hit, miss (read the SQL store), coalesced (joined an in-flight read).",
+        units.OpsPerSecond,
+        [Q(f"sum by (result) (rate({cache}}}[{RATE}]))", "{{result}}")],
+        min_val=0,
+    )
+
+
+def _slo_row(board: Board, item: RatioSLO, unit_note: str) -> None:
+    target = item.slo.objective
+    board.stat(
+        f"{item.slo.title} SLI (dashboard range)",
+        f"Share of good manifest requests over the selected time range; the SLO is {target:.1%} "
+        f"over {slo.SLO_PERIOD_DAYS} days. {unit_note}",
+        units.PercentUnit,
+        Q(f"1 - ({item.error_ratio.replace('WINDOW', '$__range')})", instant=True),
+        thresholds=below(target),
+        span=6,
+        height=8,
+        decimals=3,
+    )
+    fastest = slo.BURN_WINDOWS[0]
+    board.timeseries(
+        f"{item.slo.title} error budget burn rate",
+        "Error ratio divided by the error budget (1 = the budget lasts exactly the SLO period), from "
+        f"the recording rules. Pages when both windows of a row exceed its factor: "
+        f"{fastest.factor:g}x over {fastest.long} and {fastest.short} (red line), "
+        f"{slo.BURN_WINDOWS[1].factor:g}x over {slo.BURN_WINDOWS[1].long} and {slo.BURN_WINDOWS[1].short} (yellow).",
+        "suffix:x",
+        [Q(f"{item.record(w)} / {item.slo.error_budget:g}", w) for w in ("5m", "1h", "6h", "1d")],
+        thresholds=above((slo.BURN_WINDOWS[1].factor, YELLOW), (fastest.factor, "red")),
+        min_val=0,
+        span=18,
+        height=8,
+    )
+
+
+def _slos(board: Board) -> None:
+    board.row("Manifest SLOs")
+    _slo_row(board, MANIFEST_AVAILABILITY, "Bad: answered with a 5xx.")
+    _slo_row(board, MANIFEST_LATENCY, f"Bad: slower than {slo.MANIFEST_LATENCY_SECONDS:g} s.")
+    req = f"ssai_manifest_requests_total{{{SVC}}}"
+    board.timeseries(
+        "Manifest requests by status",
+        "Viewer manifest requests per second by HTTP status.",
+        units.RequestsPerSecond,
+        [Q(f"sum by (status) (rate({req}[{RATE}]))", "{{status}}")],
+        min_val=0,
+    )
+    secs = f"ssai_manifest_request_seconds_bucket{{{SVC}}}"
+    board.timeseries(
+        "Manifest latency",
+        f"Viewer manifest latency quantiles by kind; the latency SLO line is {slo.MANIFEST_LATENCY_SECONDS:g} s "
+        f"({slo.MANIFEST_LATENCY.objective:.0%} of requests must be faster).",
+        units.Seconds,
+        [
+            Q(f"histogram_quantile(0.5, sum by (kind, le) (rate({secs}[{RATE}])))", "p50 {{kind}}"),
+            Q(f"histogram_quantile(0.99, sum by (kind, le) (rate({secs}[{RATE}])))", "p99 {{kind}}"),
+        ],
+        thresholds=above((slo.MANIFEST_LATENCY_SECONDS, "red")),
+        min_val=0,
+    )
+    fast = f'ssai_manifest_request_seconds_bucket{{{SVC},le="{le(slo.MANIFEST_LATENCY_SECONDS)}"}}'
+    board.timeseries(
+        f"Manifest requests faster than {slo.MANIFEST_LATENCY_SECONDS:g} s",
+        "Share of viewer manifest requests answered within the latency SLO threshold, by kind.",
+        units.PercentUnit,
+        [
+            Q(
+                f"sum by (kind) (rate({fast}[{RATE}])) / "
+                f"sum by (kind) (rate(ssai_manifest_request_seconds_count{{{SVC}}}[{RATE}]))",
+                "{{kind}}",
+            )
+        ],
+        thresholds=below(slo.MANIFEST_LATENCY.objective),
+        max_val=1,
+    )
+
+
+def _health(board: Board) -> None:
+    board.row("Health")
+    board.timeseries(
+        "Scrape targets up",
+        "Targets answering scrapes, per job (SidecarTargetDown / SidecarProbeDown fire after 5 minutes at 0).",
+        units.Short,
+        [Q(f'sum by (job) (up{{job=~"{slo.SERVICE_JOB}|{slo.PROBE_JOB}"}})', "{{job}}")],
+        min_val=0,
+        span=8,
+    )
+    board.timeseries(
+        "Notification bus connected",
+        "1 while a process is subscribed to the config/actor notification bus (SidecarConfigBusDisconnected).",
+        units.Bool,
+        [Q(f"ssai_bus_connected{{{SVC}}}", "{{instance}}")],
+        min_val=0,
+        max_val=1,
+        span=8,
+    )
+    board.timeseries(
+        "Firing sidecar alerts",
+        "Alerts of this service currently firing, by name and severity (Prometheus' ALERTS series).",
+        units.Short,
+        [
+            Q(
+                'count by (alertname, severity) (ALERTS{alertname=~"Sidecar.*",alertstate="firing"})',
+                "{{alertname}} ({{severity}})",
+            )
+        ],
+        min_val=0,
+        span=8,
+    )
+
+
+def build() -> Dashboard:
+    board = Board(
+        UID,
+        "Sidecar / SRE overview",
+        "The seed's KPIs (config update latency, instance stability, state persistence, cache hit rate, "
+        "churn per channel) and the manifest SLOs. Threshold lines are the alert thresholds "
+        "(sidecar/telemetry/slo.py); runbook: docs/runbook.md.",
+    )
+    _kpis(board)
+    _slos(board)
+    _health(board)
+    return board.builder
