@@ -81,6 +81,7 @@ class Services:
             self._session,
             origin_timeout=self.settings.origin_timeout_seconds,
             origin_ttl=self.settings.origin_cache_seconds,
+            list_pods=self.store.list_pods,
         )
         self._tasks.append(asyncio.create_task(self._retry_invalidations(), name="invalidation-retry"))
 

@@ -47,6 +47,19 @@ class AssetState(_Model):
     kind: str = "ad"
 
 
+class AdTrackingState(_Model):
+    """One ad of the break and where its tracking beacons belong on the break's timeline."""
+
+    index: int
+    offset: float  # seconds from the break's first replaced segment
+    duration: float
+    source: str = "pod"  # vast | pod
+    ad_id: str | None = None
+    impressions: tuple[str, ...] = ()
+    events: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (start|firstQuartile|..., urls)
+    error_urls: tuple[str, ...] = ()
+
+
 class AdBreak(_Model):
     id: str
     source: Source
@@ -62,6 +75,7 @@ class AdBreak(_Model):
     # The ad timeline decided once for the break (same for every variant, reload and process).
     items: tuple[PlanItemState, ...] = ()
     assets: tuple[AssetState, ...] = ()
+    ads: tuple[AdTrackingState, ...] = ()
     fill_source: str | None = None  # vast | pod | slate | none
     fill_reason: str | None = None
     # Observed from the origin window once, then fixed (see sidecar.hls.splice.Observation).
@@ -131,6 +145,7 @@ def start_break(
     start_pdt: float | None = None,
     items: tuple[PlanItemState, ...] = (),
     assets: tuple[AssetState, ...] = (),
+    ads: tuple[AdTrackingState, ...] = (),
     fill_source: str | None = None,
     fill_reason: str | None = None,
     break_id: str | None = None,
@@ -159,6 +174,7 @@ def start_break(
         start_pdt=start_pdt,
         items=items,
         assets=assets,
+        ads=ads,
         fill_source=fill_source,
         fill_reason=fill_reason,
     )

@@ -17,7 +17,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -99,8 +99,11 @@ class Stitcher:
         *,
         origin_timeout: float = 3.0,
         origin_ttl: float = MEDIA_TTL,
+        list_pods: Callable[[str], Awaitable[list[AdPod]]] | None = None,
     ) -> None:
         self.actors = actors
+        self.session = session
+        self.list_pods = list_pods
         self.origin = OriginClient(session, ttl=origin_ttl, timeout=origin_timeout)
         self._windows: _LRU = _LRU(512)
         self._renders: _LRU = _LRU(4096)
@@ -275,7 +278,8 @@ class Stitcher:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._creating[key] = future
         try:
-            fill = await decide(self.origin, config, duration, pod)
+            pods = await self.list_pods(config.org_id) if self.list_pods and config.vast_enabled else []
+            fill = await decide(self.origin, config, duration, pod, session=self.session, pods=pods)
             # Derived from the break, never from its position: the same cue gives the same ID
             # (and interstitial ID) in every process.
             break_id = "brk_" + hashlib.blake2b(f"{config.id}|{event_id}".encode(), digest_size=6).hexdigest()
@@ -291,6 +295,7 @@ class Stitcher:
                     start_pdt=start_pdt,
                     items=fill.items,
                     assets=fill.assets,
+                    ads=fill.ads,
                     fill_source=fill.source,
                     fill_reason=fill.reason,
                     break_id=break_id,
