@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -182,6 +183,17 @@ async def _check_dependencies(settings: Settings) -> None:
             await client.aclose()
 
 
+async def _until_signalled(work: Awaitable[None]) -> None:
+    """Run ``work`` until SIGTERM/SIGINT, then let it clean up. A deploy (SIGTERM) thus evicts
+    actors with reason "shutdown", so their successors do not count as churn."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def serve_forever(settings: Settings, on_ready: Callable[[list[str]], None] | None = None) -> None:
     from sidecar.services import Services
     from sidecar.web.app import run_apps
@@ -189,7 +201,7 @@ def serve_forever(settings: Settings, on_ready: Callable[[list[str]], None] | No
     async def go() -> None:
         await _check_dependencies(settings)
         svc = Services.build(settings)
-        await run_apps(svc, ready=on_ready)
+        await _until_signalled(run_apps(svc, ready=on_ready))
 
     try:
         asyncio.run(go())
@@ -354,7 +366,7 @@ def demo(
         await _check_dependencies(settings)
         origin_task = asyncio.create_task(run_origin_forever(config, "127.0.0.1", origin_port))
         try:
-            await run_apps(Services.build(settings), ready=ready)
+            await _until_signalled(run_apps(Services.build(settings), ready=ready))
         finally:
             origin_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -502,6 +514,58 @@ def cue_stop(channel: str, url: str, token: str | None) -> None:
 def cue_status(channel: str, url: str, token: str | None) -> None:
     """Show the channel's ad-break state."""
     _cue_request(url, token, channel, None)
+
+
+@main.command()
+@click.option("--origin-url", required=True, help="Base URL of the synthetic origin (`sidecar origin`)")
+@click.option("--org", "org_slug", default="demo", show_default=True)
+@click.option("--channel", "channel_slug", default="sports1", show_default=True)
+@click.option("--token-file", type=click.Path(dir_okay=False), default=None,
+              help="Write the admin token here (mode 0600) instead of printing it")
+def seed(origin_url: str, org_slug: str, channel_slug: str, token_file: str | None) -> None:
+    """Create or refresh the demo organization, channel, ad pod and slate against an origin, and
+    issue an admin token (what `sidecar demo` does, for a service started some other way:
+    docker-compose, the load-test stack)."""
+    import os
+
+    from sidecar.config.store import Store
+    from sidecar.demo import seed as seed_demo
+    from sidecar.origin import OriginConfig
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.auto_migrate:
+        _migrate(settings)
+
+    async def go() -> Any:
+        store = Store.from_url(settings.database_url)
+        try:
+            return await seed_demo(
+                store, origin_url.rstrip("/"), OriginConfig(), org_slug=org_slug, channel_slug=channel_slug
+            )
+        finally:
+            await store.close()
+
+    info = _run(go)
+    if token_file is None:
+        click.echo(info.token)
+        return
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(info.token + "\n")
+    click.echo(f"seeded {info.org}/{info.channel}; token written to {token_file}", err=True)
+
+
+def _register_tools() -> None:
+    """Commands that live beside their packages (their modules import lazily)."""
+    from sidecar.loadtest.command import loadtest
+    from sidecar.probe.command import probe
+
+    main.add_command(probe)
+    main.add_command(loadtest)
+
+
+_register_tools()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -69,6 +69,8 @@ class ChannelActor:
         self.stored = Stored(ChannelState(), 0, 0.0)
         self.last_version_check = 0.0
         self.stale = False
+        # What the stitcher last evaluated cue/schedule triggers for (origin window, state, config).
+        self.triggers_seen: tuple[str, int, int] | None = None
 
     # --- reads ---------------------------------------------------------------------------------
     @property
@@ -93,9 +95,9 @@ class ChannelActor:
         self.requests += 1
         self.last_request_mono = time.monotonic()
         age = self.age
-        m.actor_instance_age_seconds.labels(self.org_slug, self.channel_slug).observe(age)
+        m.child(m.actor_instance_age_seconds, self.org_slug, self.channel_slug).observe(age)
         if age < self.young_seconds:
-            m.actor_young_instance_requests_total.labels(self.org_slug, self.channel_slug).inc()
+            m.child(m.actor_young_instance_requests_total, self.org_slug, self.channel_slug).inc()
             if self._young_logged < YOUNG_LOG_LIMIT:
                 self._young_logged += 1
                 log_event(

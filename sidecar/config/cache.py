@@ -139,14 +139,14 @@ class ConfigCache:
         else:
             org, channel = m.UNKNOWN, m.UNKNOWN
         result = {"db": "miss", "coalesced": "coalesced"}.get(source, "hit")
-        m.config_cache_requests_total.labels(org, channel, result).inc()
+        m.child(m.config_cache_requests_total, org, channel, result).inc()
 
     async def _lookup(self, key: str) -> tuple[Lookup, str]:
         """(lookup, source) where source is l1, kv, db or coalesced."""
         if self.bus.connected:
             hit = self.l1.get(key)
             if hit is not None:
-                m.config_lookups_total.labels("l1", "hit").inc()
+                m.child(m.config_lookups_total, "l1", "hit").inc()
                 return hit, "l1"
             m.config_lookups_total.labels("l1", "miss").inc()
         flight = self._flights.get(key)

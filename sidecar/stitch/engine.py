@@ -108,6 +108,7 @@ class Stitcher:
         self._windows: _LRU = _LRU(512)
         self._renders: _LRU = _LRU(4096)
         self._variants: _LRU = _LRU(1024)
+        self._fast: _LRU = _LRU(4096)
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
 
     # --- origin ---------------------------------------------------------------------------------
@@ -150,26 +151,51 @@ class Stitcher:
         return str(cached)
 
     # --- media ----------------------------------------------------------------------------------
-    async def media(self, config: ChannelConfig, actor: ChannelActor, name: str, mode: str) -> tuple[str, str]:
-        """(playlist text, mode actually used)."""
+    async def media(self, config: ChannelConfig, actor: ChannelActor, name: str, mode: str) -> tuple[bytes, str]:
+        """(playlist bytes, mode actually used).
+
+        Fast path: while the origin playlist we last rendered is still the shared fetch, and
+        neither the channel's config nor its break state moved, the answer is the same bytes.
+        """
+        fast_key = (config.id, name, mode)
+        hit = self._fast.get(fast_key)
+        if hit is not None:
+            url, digest, config_version, actor_version, body, used = hit
+            fetched = self.origin.fresh(url)
+            if (
+                fetched is not None
+                and fetched.digest == digest
+                and config_version == config.version
+                and actor_version == actor.version
+            ):
+                return body, used
+        body, used, url, digest = await self._media(config, actor, name, mode)
+        self._fast.put(fast_key, (url, digest, config.version, actor.version, body, used))
+        return body, used
+
+    async def _media(
+        self, config: ChannelConfig, actor: ChannelActor, name: str, mode: str
+    ) -> tuple[bytes, str, str, str]:
         variants, _ = await self.variants(config)
         rendition = variants.by_name.get(name)
         if rendition is None:
             raise NotFoundError(f"no rendition {name!r} in the channel's master playlist")
         window = await self.window(rendition.url)
-        if config.status == "active":
+        if config.status == "active" and actor.triggers_seen != (window.digest, actor.version, config.version):
             await self._triggers(config, actor, window.playlist)
+            # Triggers depend only on the window, the channel state and its config.
+            actor.triggers_seen = (window.digest, actor.version, config.version)
         if config.status != "active" or not actor.state.breaks():
             mode = "passthrough"
         key = (rendition.url, window.digest, actor.version, mode, rendition.bandwidth)
         cached = self._renders.get(key)
         if cached is not None:
-            return str(cached), mode
+            return cached, mode, rendition.url, window.digest
         started = time.perf_counter()
-        text = await self._render(config, actor, window.playlist, rendition.bandwidth, mode)
+        body = (await self._render(config, actor, window.playlist, rendition.bandwidth, mode)).encode()
         m.playlist_render_seconds.labels(mode).observe(time.perf_counter() - started)
-        self._renders.put((rendition.url, window.digest, actor.version, mode, rendition.bandwidth), text)
-        return text, mode
+        self._renders.put((rendition.url, window.digest, actor.version, mode, rendition.bandwidth), body)
+        return body, mode, rendition.url, window.digest
 
     async def _render(
         self, config: ChannelConfig, actor: ChannelActor, pl: MediaPlaylist, bandwidth: int, mode: str

@@ -56,6 +56,13 @@ class OriginClient:
         self._cache: dict[str, Fetched] = {}
         self._flights: dict[str, asyncio.Future[Fetched]] = {}
 
+    def fresh(self, url: str) -> Fetched | None:
+        """The shared fetch of ``url`` if it is still within the TTL (no I/O)."""
+        hit = self._cache.get(url)
+        if hit is not None and time.monotonic() - hit.fetched_at < self.ttl:
+            return hit
+        return None
+
     async def get(self, url: str, *, ttl: float | None = None) -> Fetched:
         hit = self._cache.get(url)
         if hit is not None and time.monotonic() - hit.fetched_at < (self.ttl if ttl is None else ttl):

@@ -10,6 +10,8 @@ Label rules: ``org`` and ``channel`` only carry slugs of channels that exist in 
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 
 from sidecar import __version__
@@ -26,6 +28,19 @@ SLOW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 3
 AGE_BUCKETS = (1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0, 21600.0, 86400.0)
 
 registry: CollectorRegistry = REGISTRY
+
+_children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, memoised for the hot path (label sets are bounded by design,
+    and ``labels()`` validates and locks on every call)."""
+    key = (id(metric), labels)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*labels)
+    return found
+
 
 build_info = Info("ssai_build", "Version of the running service.", registry=registry)
 build_info.info({"version": __version__})

@@ -68,9 +68,9 @@ def _origin_problem(exc: OriginError, config: ChannelConfig) -> Problem:
     )
 
 
-def _playlist(text: str, config: ChannelConfig, mode: str) -> web.Response:
+def _playlist(body: str | bytes, config: ChannelConfig, mode: str) -> web.Response:
     return web.Response(
-        text=text,
+        body=body.encode() if isinstance(body, str) else body,
         content_type=HLS,
         headers={
             "X-Config-Version": str(config.version),
@@ -106,8 +106,8 @@ def _measured(kind: str, handler: Handler) -> Callable[[web.Request], Awaitable[
             status = problem.status
             raise
         finally:
-            m.manifest_requests_total.labels(org, channel, kind, mode, str(status)).inc()
-            m.manifest_request_seconds.labels(kind).observe(time.perf_counter() - started)
+            m.child(m.manifest_requests_total, org, channel, kind, mode, str(status)).inc()
+            m.child(m.manifest_request_seconds, kind).observe(time.perf_counter() - started)
 
     return wrapped
 
@@ -155,7 +155,8 @@ async def ad_asset(request: web.Request, config: ChannelConfig) -> tuple[web.Str
 
 
 def setup(app: web.Application) -> None:
+    # The variant route is the hot one (players reload it every target duration): match it first.
+    app.router.add_get("/{org}/{channel}/{variant:(?!master\\.m3u8$)[^{}/]+}.m3u8", _measured("media", media))
     app.router.add_get("/{org}/{channel}/master.m3u8", _measured("master", master))
     app.router.add_get("/{org}/{channel}/assets.json", _measured("assets", assets))
     app.router.add_get("/{org}/{channel}/ad/{break}/{index}.m3u8", _measured("asset", ad_asset))
-    app.router.add_get("/{org}/{channel}/{variant}.m3u8", _measured("media", media))
