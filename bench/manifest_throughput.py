@@ -14,6 +14,7 @@ Also reports the render cost (parse + splice + write) of a typical 8-segment win
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -104,11 +106,15 @@ def render_cost_us() -> float:
     return round(statistics.median(samples) * 1e6, 1)
 
 
-def main(seconds: int, connections: int) -> dict[str, object]:
+@contextlib.contextmanager
+def service_with_break(extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, bytes]]:
+    """Origin + ``sidecar serve`` (pinned to CPU 0) with an ad break in the window.
+    Yields (variant URL, its current bytes)."""
     tmp = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
     procs: list[subprocess.Popen[bytes]] = []
-    env = {**os.environ, "SIDECAR_DATABASE_URL": f"sqlite:///{tmp}/bench.db", "SIDECAR_LOG_LEVEL": "WARNING"}
-    origin_port, viewer, admin, base_port = free_port(), free_port(), free_port(), free_port()
+    env = {**os.environ, "SIDECAR_DATABASE_URL": f"sqlite:///{tmp}/bench.db", "SIDECAR_LOG_LEVEL": "WARNING",
+           **(extra_env or {})}
+    origin_port, viewer, admin = free_port(), free_port(), free_port()
     env.update({"SIDECAR_VIEWER_LISTEN": f"127.0.0.1:{viewer}", "SIDECAR_ADMIN_LISTEN": f"127.0.0.1:{admin}"})
     try:
         procs.append(subprocess.Popen(pinned(1, [sys.executable, "-m", "sidecar", "origin", "--port", str(origin_port),
@@ -140,28 +146,40 @@ def main(seconds: int, connections: int) -> dict[str, object]:
         time.sleep(9)  # let the break's first ad segments reach the window
         body = urllib.request.urlopen(url, timeout=5).read()
         assert b"/ads/" in body, "the benchmark needs a break in the window"
-        (tmp / "playlist.m3u8").write_bytes(body)
-        procs.append(subprocess.Popen(pinned(0, [sys.executable, "-c", BASELINE, str(tmp / "playlist.m3u8"),
-                                                 str(base_port)]), stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL))
-        wait(f"http://127.0.0.1:{base_port}/x")
-        wrk(url, 2, connections)  # warm-up
-        sidecar = wrk(url, seconds, connections)
-        baseline = wrk(f"http://127.0.0.1:{base_port}/demo/sports1/800k.m3u8", seconds, connections)
-        return {
-            "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "seconds": seconds, "connections": connections, "cpus": os.cpu_count(),
-            "baseline_from_memory": baseline, "sidecar_variant_with_break": sidecar,
-            "ratio_requests_per_second": round(sidecar["requests_per_second"] / baseline["requests_per_second"], 3),
-            "render_8_segment_window_us": render_cost_us(),
-            "playlist_bytes": len(body),
-        }
+        yield url, body
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main(seconds: int, connections: int) -> dict[str, object]:
+    with service_with_break() as (url, body):
+        tmp = Path(tempfile.mkdtemp(prefix="sidecar-baseline-"))
+        (tmp / "playlist.m3u8").write_bytes(body)
+        base_port = free_port()
+        baseline_proc = subprocess.Popen(pinned(0, [sys.executable, "-c", BASELINE, str(tmp / "playlist.m3u8"),
+                                                    str(base_port)]), stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+        try:
+            wait(f"http://127.0.0.1:{base_port}/x")
+            wrk(url, 2, connections)  # warm-up
+            sidecar = wrk(url, seconds, connections)
+            baseline = wrk(f"http://127.0.0.1:{base_port}/demo/sports1/800k.m3u8", seconds, connections)
+        finally:
+            baseline_proc.terminate()
+            baseline_proc.wait(timeout=10)
+            shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": seconds, "connections": connections, "cpus": os.cpu_count(),
+        "baseline_from_memory": baseline, "sidecar_variant_with_break": sidecar,
+        "ratio_requests_per_second": round(sidecar["requests_per_second"] / baseline["requests_per_second"], 3),
+        "render_8_segment_window_us": render_cost_us(),
+        "playlist_bytes": len(body),
+    }
 
 
 if __name__ == "__main__":

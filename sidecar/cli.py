@@ -19,6 +19,7 @@ import click
 
 from sidecar.config.models import ROLES, OrgIn
 from sidecar.settings import Settings, SettingsError, load_settings
+from sidecar.telemetry import tracing
 from sidecar.telemetry.logging import configure_logging
 
 T = TypeVar("T")
@@ -200,6 +201,7 @@ def serve_forever(settings: Settings, on_ready: Callable[[list[str]], None] | No
 
     async def go() -> None:
         await _check_dependencies(settings)
+        tracing.setup(settings.otel_exporter, settings.otel_endpoint, settings.otel_sample_ratio)
         svc = Services.build(settings)
         await _until_signalled(run_apps(svc, ready=on_ready))
 
@@ -364,6 +366,7 @@ def demo(
         from sidecar.web.app import run_apps
 
         await _check_dependencies(settings)
+        tracing.setup(settings.otel_exporter, settings.otel_endpoint, settings.otel_sample_ratio)
         origin_task = asyncio.create_task(run_origin_forever(config, "127.0.0.1", origin_port))
         try:
             await _until_signalled(run_apps(Services.build(settings), ready=ready))

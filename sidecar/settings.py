@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     origin_cache_seconds: float = Field(
         default=0.5, ge=0, le=10, description="How long one origin media playlist fetch is shared by viewers"
     )
+    otel_exporter: str = Field(default="off", description="Traces: off, console or otlp")
+    otel_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint (otlp exporter)")
+    otel_sample_ratio: float = Field(default=0.01, ge=0, le=1, description="Share of new traces sampled")
     log_level: str = Field(default="INFO")
     log_format: str = Field(default="json")
     auto_migrate: bool = Field(default=True)
@@ -167,6 +170,13 @@ class Settings(BaseSettings):
         value = value.upper()
         if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @field_validator("otel_exporter")
+    @classmethod
+    def _otel(cls, value: str) -> str:
+        if value not in {"off", "console", "otlp"}:
+            raise ValueError("must be off, console or otlp")
         return value
 
     @field_validator("log_format")

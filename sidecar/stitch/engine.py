@@ -38,6 +38,7 @@ from sidecar.stitch.origin import Fetched, OriginClient, OriginError
 from sidecar.stitch.plans import observation_changes, to_plan
 from sidecar.stitch.variants import VariantMap, rewrite, variant_map
 from sidecar.telemetry import catalogue as m
+from sidecar.telemetry import tracing
 from sidecar.telemetry.logging import log_event
 
 log = logging.getLogger("sidecar.stitch")
@@ -192,7 +193,8 @@ class Stitcher:
         if cached is not None:
             return cached, mode, rendition.url, window.digest
         started = time.perf_counter()
-        body = (await self._render(config, actor, window.playlist, rendition.bandwidth, mode)).encode()
+        with tracing.tracer.start_as_current_span("playlist.render"):
+            body = (await self._render(config, actor, window.playlist, rendition.bandwidth, mode)).encode()
         m.playlist_render_seconds.labels(mode).observe(time.perf_counter() - started)
         self._renders.put((rendition.url, window.digest, actor.version, mode, rendition.bandwidth), body)
         return body, mode, rendition.url, window.digest
@@ -304,8 +306,11 @@ class Stitcher:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._creating[key] = future
         try:
-            pods = await self.list_pods(config.org_id) if self.list_pods and config.vast_enabled else []
-            fill = await decide(self.origin, config, duration, pod, session=self.session, pods=pods)
+            with tracing.tracer.start_as_current_span("ad.decision") as span:
+                pods = await self.list_pods(config.org_id) if self.list_pods and config.vast_enabled else []
+                fill = await decide(self.origin, config, duration, pod, session=self.session, pods=pods)
+                if span.is_recording():
+                    span.set_attributes({"sidecar.fill.source": fill.source, "sidecar.fill.reason": fill.reason})
             # Derived from the break, never from its position: the same cue gives the same ID
             # (and interstitial ID) in every process.
             break_id = "brk_" + hashlib.blake2b(f"{config.id}|{event_id}".encode(), digest_size=6).hexdigest()

@@ -14,8 +14,10 @@ import time
 from dataclasses import dataclass
 
 import aiohttp
+from opentelemetry.trace import SpanKind
 
 from sidecar.telemetry import catalogue as m
+from sidecar.telemetry import tracing
 
 MAX_PLAYLIST_BYTES = 5 * 1024 * 1024
 
@@ -88,9 +90,17 @@ class OriginClient:
             del self._flights[url]
 
     async def _fetch(self, url: str) -> Fetched:
+        with tracing.tracer.start_as_current_span("origin.fetch", kind=SpanKind.CLIENT) as span:
+            if span.is_recording():
+                span.set_attribute("url.full", url)
+            return await self._fetch_traced(url)
+
+    async def _fetch_traced(self, url: str) -> Fetched:
         started = time.perf_counter()
         try:
-            async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=self.timeout)) as resp:
+            async with self.session.get(
+                url, timeout=aiohttp.ClientTimeout(total=self.timeout), headers=tracing.outgoing({})
+            ) as resp:
                 if resp.status >= 400:
                     kind = "http_4xx" if resp.status < 500 else "http_5xx"
                     raise OriginError(kind, f"origin answered HTTP {resp.status}", resp.status)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from opentelemetry.trace import Span, SpanKind
 
 from sidecar.actors.channel import ChannelActor, PersistError
 from sidecar.config.models import ChannelConfig
@@ -25,6 +26,7 @@ from sidecar.stitch.engine import NotFoundError, Stitcher
 from sidecar.stitch.mode import choose_mode
 from sidecar.stitch.origin import OriginError
 from sidecar.telemetry import catalogue as m
+from sidecar.telemetry import tracing
 from sidecar.web.cue import resolve_colo
 from sidecar.web.keys import SERVICES
 from sidecar.web.problem import Problem
@@ -54,9 +56,10 @@ def _stitcher(request: web.Request) -> Stitcher:
 
 async def _actor(request: web.Request, config: ChannelConfig) -> ChannelActor:
     svc = request.app[SERVICES]
-    actor = await svc.actors.get(
-        resolve_colo(request, svc.settings), config.org_id, config.org_slug, config.id, config.slug
-    )
+    with tracing.tracer.start_as_current_span("actor.get"):
+        actor = await svc.actors.get(
+            resolve_colo(request, svc.settings), config.org_id, config.org_slug, config.id, config.slug
+        )
     actor.touch()
     return actor
 
@@ -87,11 +90,20 @@ def _measured(kind: str, handler: Handler) -> Callable[[web.Request], Awaitable[
     """Config lookup, error mapping and the manifest metrics, for every viewer endpoint."""
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
+        with tracing.tracer.start_as_current_span(
+            f"GET {kind}", context=tracing.incoming(request.headers), kind=SpanKind.SERVER
+        ) as span:
+            return await _serve(request, span)
+
+    async def _serve(request: web.Request, span: Span) -> web.StreamResponse:
         started = time.perf_counter()
         org, channel, mode, status = m.UNKNOWN, m.UNKNOWN, "none", 500
         try:
-            config = await channel_config(request)
+            with tracing.tracer.start_as_current_span("config.lookup"):
+                config = await channel_config(request)
             org, channel = config.org_slug, config.slug
+            if span.is_recording():
+                span.set_attributes({"sidecar.org": org, "sidecar.channel": channel, "sidecar.kind": kind})
             try:
                 response, mode = await handler(request, config)
             except OriginError as exc:
@@ -107,7 +119,9 @@ def _measured(kind: str, handler: Handler) -> Callable[[web.Request], Awaitable[
             raise
         finally:
             m.child(m.manifest_requests_total, org, channel, kind, mode, str(status)).inc()
-            m.child(m.manifest_request_seconds, kind).observe(time.perf_counter() - started)
+            m.child(m.manifest_request_seconds, kind).observe(time.perf_counter() - started, tracing.exemplar())
+            if span.is_recording():
+                span.set_attributes({"http.response.status_code": status, "sidecar.mode": mode})
 
     return wrapped
 

@@ -1,0 +1,83 @@
+"""OpenTelemetry tracing: manifest request → config lookup → actor → origin fetch → ad decision.
+
+The exporter comes from settings (``SIDECAR_OTEL_EXPORTER``: ``off`` by default, ``console``, or
+``otlp`` to ``SIDECAR_OTEL_ENDPOINT``). A span costs about as much as the whole request here, so
+sampling is parent-based with a low ratio by default (``SIDECAR_OTEL_SAMPLE_RATIO``): a caller
+that sends a sampled ``traceparent`` is always traced, others rarely. Unsampled spans are
+non-recording and cheap. Sampled latency observations carry the trace id as an exemplar
+(OpenMetrics exposition), linking a slow bucket in Grafana to its trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+from sidecar import __version__
+
+log = logging.getLogger("sidecar.tracing")
+tracer = trace.get_tracer("sidecar", __version__)
+_installed: TracerProvider | None = None
+
+
+def provider_for(exporter: SpanExporter | None, ratio: float) -> TracerProvider:
+    provider = TracerProvider(
+        sampler=ParentBased(TraceIdRatioBased(ratio)),
+        resource=Resource.create({"service.name": "sidecar", "service.version": __version__}),
+    )
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+def install(provider: TracerProvider) -> None:
+    """Make ``provider`` the process's tracer provider (OpenTelemetry allows this once)."""
+    global _installed
+    if _installed is None:
+        trace.set_tracer_provider(provider)
+        _installed = provider
+
+
+def setup(exporter: str, endpoint: str | None, ratio: float) -> None:
+    if exporter == "off":
+        return
+    span_exporter: SpanExporter
+    if exporter == "console":
+        span_exporter = ConsoleSpanExporter()
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        span_exporter = OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter()
+    install(provider_for(span_exporter, ratio))
+    log.info(f"tracing on: exporter={exporter}, sample ratio={ratio}", extra={"event": "tracing"})
+
+
+def incoming(headers: Mapping[str, str]) -> Context:
+    """The caller's trace context (W3C ``traceparent``), so its sampling decision is honoured."""
+    return propagate.extract(headers)
+
+
+def outgoing(headers: dict[str, str]) -> dict[str, str]:
+    """Add our ``traceparent`` to an outgoing request (origin, ad server)."""
+    propagate.inject(headers)
+    return headers
+
+
+def exemplar() -> dict[str, str] | None:
+    """``{"trace_id": …}`` for the current span if it is sampled, else None."""
+    ctx = trace.get_current_span().get_span_context()
+    if ctx.is_valid and ctx.trace_flags.sampled:
+        return {"trace_id": format(ctx.trace_id, "032x")}
+    return None
+
+
+def span_attributes(**values: Any) -> dict[str, Any]:
+    return {k.replace("_", "."): v for k, v in values.items() if v is not None}
