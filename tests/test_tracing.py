@@ -26,7 +26,7 @@ def spans() -> Iterator[InMemorySpanExporter]:
     provider = tracing.provider_for(None, ratio=0.0)  # only callers that ask are traced
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracing.install(provider)
-    assert tracing._installed is provider, "another test installed a tracer provider first"  # noqa: SLF001
+    assert tracing._installed is provider, "another test installed a tracer provider first"
     yield exporter
 
 
