@@ -113,6 +113,8 @@ class Rendered:
     slate_segments: int = 0
     # Breaks whose first replaced segment is in this window (for ad-start beacons and metrics).
     breaks_in_window: tuple[str, ...] = field(default=())
+    # (break id, item index) of every ad/slate item this playlist shows: what viewers can play.
+    exposed: tuple[tuple[str, int], ...] = field(default=())
 
 
 def _seconds(a: datetime, b: datetime) -> float:
@@ -311,6 +313,7 @@ def render_ssai(
             dsn += sum(1 for j in range(placed[p.id].first_visible) if _discontinuity(p, j))
 
     out: list[Segment] = []
+    exposed: list[tuple[str, int]] = []
     counts = {"ad": 0, "slate": 0}
     starts: list[str] = []
     done: set[str] = set()
@@ -353,6 +356,7 @@ def render_ssai(
                 )
             )
             counts["slate" if item.kind == "slate" else "ad"] += 1
+            exposed.append((plan.id, j))
     _check_numbering(out)
     longest = max((math.ceil(s.duration - 1e-9) for s in out), default=0)
     playlist = replace(
@@ -366,7 +370,7 @@ def render_ssai(
         cues=(),
         source=None,
     )
-    return Rendered(playlist, tuple(observations), counts["ad"], counts["slate"], tuple(starts))
+    return Rendered(playlist, tuple(observations), counts["ad"], counts["slate"], tuple(starts), tuple(exposed))
 
 
 _CUE_PREFIXES = ("#EXT-X-CUE-OUT", "#EXT-X-CUE-IN", "#EXT-OATCLS-SCTE35", "#EXT-X-SCTE35", "#EXT-X-SPLICEPOINT-SCTE35")

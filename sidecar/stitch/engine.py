@@ -128,7 +128,9 @@ class Stitcher:
 
     async def window(self, url: str) -> Window:
         fetched = await self.origin.get(url)
-        cached = self._windows.get(fetched.digest)
+        # Keyed by URL too: two streams of one origin can have byte-identical playlists (relative
+        # segment URIs) that resolve to different segments.
+        cached = self._windows.get((url, fetched.digest))
         if cached is None:
             try:
                 parsed = parse_media(fetched.text)
@@ -137,7 +139,7 @@ class Stitcher:
             for cue in parsed.cues:  # counted once per origin update, not per viewer
                 m.scte35_cues_total.labels(cue.dialect, cue.kind, "true" if cue.valid else "false").inc()
             cached = Window(_absolute(parsed, url), fetched.digest)
-            self._windows.put(fetched.digest, cached)
+            self._windows.put((url, fetched.digest), cached)
         return cached
 
     # --- master ----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 A simulated origin publishes segments in real time; breaks are planned in media time; every
 reload is rendered from the origin window and the persisted plans only (as a fresh process
-would), and observations are persisted between reloads as the actor does. Across all reloads:
+would), and observations are persisted between reloads as the actor does. Across all reloads
+(checked by ``sidecar.probe.invariants``, which ``sidecar probe`` runs against the live service):
 
 * one media sequence number always names the same segment (URI, duration, PDT);
 * media sequence never goes back; nothing is duplicated or skipped;
@@ -16,7 +17,7 @@ would), and observations are persisted between reloads as the actor does. Across
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, assume, given, settings
@@ -26,6 +27,7 @@ from sidecar.hls.model import MediaPlaylist, Segment
 from sidecar.hls.parse import parse_media
 from sidecar.hls.splice import BreakPlan, Observation, PlanItem, render_sgai, render_ssai
 from sidecar.hls.write import render_media
+from sidecar.probe.invariants import History, check_reload  # re-exported: tests/web use them from here
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 BANDWIDTHS = (800_000, 1_600_000)
@@ -87,51 +89,6 @@ def apply(plans: list[BreakPlan], observations: tuple[Observation, ...]) -> list
             p = replace(p, **changes)
         out.append(p)
     return out
-
-
-@dataclass
-class History:
-    by_msn: dict[int, tuple[str, float, datetime | None, int]]
-    last_msn_seq: int = -1
-    last: MediaPlaylist | None = None
-    target: int | None = None
-
-
-def check_reload(h: History, pl: MediaPlaylist, variant: int) -> None:
-    segs = pl.segments
-    assert [s.msn for s in segs] == list(range(pl.media_sequence, pl.media_sequence + len(segs)))
-    assert pl.media_sequence >= h.last_msn_seq, "media sequence went back"
-    if h.target is None:
-        h.target = pl.target_duration
-    assert pl.target_duration == h.target, "target duration changed"
-    for s in segs:
-        assert math.ceil(s.duration - 1e-9) <= pl.target_duration
-    # DSN accounting: the segments this reload dropped from the head carried exactly the
-    # discontinuities by which DSN rose.
-    dsn_now = pl.discontinuity_sequence
-    for i, s in enumerate(segs):
-        if s.discontinuity:
-            dsn_now += 1
-        key = (s.uri, s.duration, s.pdt, dsn_now)
-        if s.msn in h.by_msn:
-            assert h.by_msn[s.msn] == key, f"MSN {s.msn} changed meaning: {h.by_msn[s.msn]} -> {key}"
-        else:
-            assert s.msn == max(h.by_msn, default=s.msn - 1) + 1 or not h.by_msn, "skipped a segment"
-            h.by_msn[s.msn] = key
-        if i:
-            prev = segs[i - 1]
-            assert s.pdt is not None and prev.pdt is not None
-            gap = (s.pdt - prev.pdt).total_seconds() - prev.duration
-            if s.discontinuity:
-                assert gap >= -1e-6, "PDT went back across a discontinuity"
-            else:
-                assert abs(gap) < 1e-6, "PDT not continuous"
-    if h.last is not None and h.last.segments and segs:
-        dropped = [s for s in h.last.segments if s.msn < pl.media_sequence]
-        rise = pl.discontinuity_sequence - h.last.discontinuity_sequence
-        assert rise == sum(1 for s in dropped if s.discontinuity), "DSN rose by the wrong amount"
-    h.last_msn_seq = pl.media_sequence
-    h.last = pl
 
 
 breaks_strategy = st.lists(

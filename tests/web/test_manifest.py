@@ -361,3 +361,17 @@ async def test_a_cue_deep_in_the_window_is_history_not_a_break(setup: Setup) -> 
     resp = await setup.get("cueout/800k.m3u8?mode=ssai")
     assert resp.headers["X-Ad-Mode"] == "passthrough"
     assert "/ads/" not in await resp.text()
+
+
+async def test_two_streams_with_identical_playlists_keep_their_own_segments(setup: Setup) -> None:
+    """Relative segment URIs make two streams' playlists byte-identical; each channel must still
+    get its own segments (a cache keyed on content alone mixed them up)."""
+    await setup.channel(slug="one", stream="x1")
+    await setup.channel(slug="two", stream="x2")
+    one = await (await setup.origin.get("/live/x1/800k.m3u8")).text()
+    two = await (await setup.origin.get("/live/x2/800k.m3u8")).text()
+    assert one == two
+    a = await (await setup.get("one/800k.m3u8")).text()
+    b = await (await setup.get("two/800k.m3u8")).text()
+    assert "/live/x1/" in a and "/live/x2/" not in a
+    assert "/live/x2/" in b and "/live/x1/" not in b
