@@ -531,7 +531,6 @@ def seed(origin_url: str, org_slug: str, channel_slug: str, token_file: str | No
     docker-compose, the load-test stack)."""
     import os
 
-    from sidecar.config.store import Store
     from sidecar.demo import seed as seed_demo
     from sidecar.origin import OriginConfig
 
@@ -541,13 +540,17 @@ def seed(origin_url: str, org_slug: str, channel_slug: str, token_file: str | No
         _migrate(settings)
 
     async def go() -> Any:
-        store = Store.from_url(settings.database_url)
+        from sidecar.services import Services
+
+        # Through the deployment's cache, so running workers see the seeded config at once.
+        svc = Services.build(settings)
         try:
             return await seed_demo(
-                store, origin_url.rstrip("/"), OriginConfig(), org_slug=org_slug, channel_slug=channel_slug
+                svc.store, origin_url.rstrip("/"), OriginConfig(), org_slug=org_slug, channel_slug=channel_slug,
+                invalidator=svc.invalidator,
             )
         finally:
-            await store.close()
+            await svc.close()
 
     info = _run(go)
     if token_file is None:

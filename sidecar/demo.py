@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 from sidecar.config import schema as t
 from sidecar.config.models import AdPod, AdPodIn, ChannelIn, Slate, SlateIn
-from sidecar.config.store import Conflict, NotFound, Store
+from sidecar.config.invalidation import Invalidator
+from sidecar.config.store import ChannelKeyRef, Conflict, NotFound, Store
 from sidecar.origin import OriginConfig, serve_origin
 
 
@@ -28,45 +30,38 @@ def _variants(origin: str, pod: str, config: OriginConfig) -> list[dict[str, obj
     return [{"bitrate_bps": r.bandwidth, "playlist_url": f"{origin}/ads/{pod}/{r.name}.m3u8"} for r in config.ladder]
 
 
+async def _upsert_asset(store: Store, table: Any, org_id: str, data: dict[str, Any], model: Any,
+                        create: Any) -> tuple[Any, list[ChannelKeyRef]]:
+    try:
+        await (store.get_pod(org_id, data["slug"]) if table is t.ad_pods else store.get_slate(org_id, data["slug"]))
+    except NotFound:
+        return await store.create_asset(table, org_id, create.model_validate(data), model), []
+    # Re-seeding against another origin must repoint the renditions too.
+    return await store.update_asset(table, org_id, data["slug"], data, model, create)
+
+
 async def seed(
-    store: Store, origin: str, config: OriginConfig, *, org_slug: str = "demo", channel_slug: str = "sports1"
+    store: Store,
+    origin: str,
+    config: OriginConfig,
+    *,
+    org_slug: str = "demo",
+    channel_slug: str = "sports1",
+    invalidator: Invalidator | None = None,
 ) -> DemoInfo:
+    """Create or refresh the demo objects. Writes go straight to the store, so pass the
+    ``invalidator`` of any running deployment's cache (``sidecar seed``/``demo`` do): without it a
+    running service would keep serving the old config until its cache entries expire."""
     try:
         org = await store.get_org(org_slug)
     except NotFound:
         org = await store.create_org(org_slug, "Demo")
-    try:
-        pod = await store.get_pod(org.id, "pod-a")
-    except NotFound:
-        pod = await store.create_asset(
-            t.ad_pods,
-            org.id,
-            AdPodIn.model_validate(
-                {
-                    "slug": "pod-a",
-                    "name": "Demo pod (3 x 10 s)",
-                    "duration_seconds": 30,
-                    "variants": _variants(origin, "pod-a", config),
-                }
-            ),
-            AdPod,
-        )
-    try:
-        slate = await store.get_slate(org.id, "slate")
-    except NotFound:
-        slate = await store.create_asset(
-            t.slates,
-            org.id,
-            SlateIn.model_validate(
-                {
-                    "slug": "slate",
-                    "name": "Demo slate",
-                    "duration_seconds": config.slate_duration,
-                    "variants": _variants(origin, "slate", config),
-                }
-            ),
-            Slate,
-        )
+    pod, pod_refs = await _upsert_asset(store, t.ad_pods, org.id, {
+        "slug": "pod-a", "name": "Demo pod (3 x 10 s)", "duration_seconds": 30,
+        "variants": _variants(origin, "pod-a", config)}, AdPod, AdPodIn)
+    slate, slate_refs = await _upsert_asset(store, t.slates, org.id, {
+        "slug": "slate", "name": "Demo slate", "duration_seconds": config.slate_duration,
+        "variants": _variants(origin, "slate", config)}, Slate, SlateIn)
     fields = {
         "slug": channel_slug,
         "name": "Sports 1",
@@ -78,9 +73,12 @@ async def seed(
         "slate_id": slate.id,
     }
     try:
-        await store.create_channel(org.id, ChannelIn.model_validate(fields))
+        _, ref = await store.create_channel(org.id, ChannelIn.model_validate(fields))
+        refs = [ref]
     except Conflict:
-        await store.update_channel(org.id, channel_slug, fields)
+        _, _, refs = await store.update_channel(org.id, channel_slug, fields)
+    if invalidator is not None:
+        await invalidator.after_write([*pod_refs, *slate_refs, *refs], warm=False)
     _, token = await store.create_token(org.id, "admin", "demo")
     return DemoInfo(token, org.slug, channel_slug)
 

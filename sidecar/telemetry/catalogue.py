@@ -382,7 +382,7 @@ def metric_names(reg: CollectorRegistry | None = None) -> set[str]:
 # A labelled counter appears at its first increment, and increase()/rate() cannot see that first
 # event. Fixed label combinations are therefore created at zero up front, and a channel's series
 # when its first actor instance starts.
-def _zero(counter: Counter, *label_sets: tuple[str, ...]) -> None:
+def _zero(counter: Counter | Histogram, *label_sets: tuple[str, ...]) -> None:
     for labels in label_sets:
         counter.labels(*labels)
 
@@ -399,6 +399,8 @@ _zero(beacons_total, *((e, r) for e in ("impression", "start", "firstQuartile", 
                                          "complete", "error") for r in ("sent", "failed", "retried", "dropped")))
 _zero(actor_evictions_total, ("idle",), ("shutdown",), ("deleted",))
 _zero(playlist_validation_failures_total, *((r,) for r in ("msn", "dsn", "pdt", "target_duration", "markers")))
+_zero(origin_fetch_seconds, ("ok",), ("error",))
+_zero(actor_lifetime_seconds, ("idle",), ("shutdown",), ("deleted",))
 
 
 def init_channel(org: str, channel: str) -> None:
@@ -413,3 +415,6 @@ def init_channel(org: str, channel: str) -> None:
         _zero(counter, (org, channel))
     _zero(origin_errors_total, *((org, channel, r) for r in ("timeout", "connect", "http_4xx", "http_5xx", "invalid",
                                                              "oversized", "splice")))
+    # Failed manifest requests carry mode "none" (decided after the origin answered); a zero
+    # series per kind lets error ratios read 0 rather than "no data" while all is well.
+    _zero(manifest_requests_total, *((org, channel, kind, "none", "502") for kind in ("master", "media")))
