@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sidecar.config import schema as t
-from sidecar.config.models import AdPod, AdPodIn, ChannelIn, Slate, SlateIn
 from sidecar.config.invalidation import Invalidator
+from sidecar.config.models import AdPod, AdPodIn, ChannelIn, Slate, SlateIn
 from sidecar.config.store import ChannelKeyRef, Conflict, NotFound, Store
 from sidecar.origin import OriginConfig, serve_origin
 
