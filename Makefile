@@ -13,6 +13,7 @@ venv: $(BIN)/python
 
 system-deps:
 	bash scripts/system-deps.sh
+	bash scripts/player-deps.sh
 
 demo: venv
 	$(BIN)/sidecar demo

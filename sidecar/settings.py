@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     actor_version_check_seconds: float = Field(default=1.0, gt=0, le=60)
     max_break_seconds: float = Field(default=600.0, gt=0, le=7200)
     origin_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    cue_lead_seconds: float = Field(
+        default=4.0, ge=0, le=60,
+        description="A cue-API break splices this long after the origin's live edge, so SGAI players "
+        "see the interstitial before its start reaches their buffer",
+    )
     origin_cache_seconds: float = Field(
         default=0.5, ge=0, le=10, description="How long one origin media playlist fetch is shared by viewers"
     )

@@ -94,7 +94,8 @@ async def _start(request: web.Request, ctx: AuthContext, actor: ChannelActor, ch
         raise Problem(503, "not-ready", "channel config or stitcher unavailable; try again")
     # Where the break splices: the end of the origin's current window. If the origin cannot be
     # read now, the wall clock stands in (origin PDTs follow it closely).
-    start_pdt = await stitcher.live_edge(config) or time.time()
+    live_edge = await stitcher.live_edge(config) or time.time()
+    start_pdt = live_edge + svc.settings.cue_lead_seconds
     event_id = body.event_id or f"manual-{secrets.token_hex(6)}"
     _, changed = await stitcher.create_break(
         config, actor, source="manual", event_id=event_id, start_pdt=start_pdt, duration=duration, pod=pod

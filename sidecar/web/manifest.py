@@ -79,6 +79,8 @@ def _playlist(body: str | bytes, config: ChannelConfig, mode: str) -> web.Respon
             "X-Config-Version": str(config.version),
             "X-Ad-Mode": mode,
             "Cache-Control": f"max-age={config.manifest_cache_max_age_seconds}",
+            # Browser players on any page may read playlists (plain GETs: no preflight needed).
+            "Access-Control-Allow-Origin": "*",
         },
     )
 
@@ -154,7 +156,8 @@ async def assets(request: web.Request, config: ChannelConfig) -> tuple[web.Strea
     base = f"/{config.org_slug}/{config.slug}"
     body = _stitcher(request).asset_list(config, actor, break_id, base)
     return web.json_response(
-        body, headers={"Cache-Control": "max-age=60", "X-Config-Version": str(config.version)}
+        body, headers={"Cache-Control": "max-age=60", "X-Config-Version": str(config.version),
+                       "Access-Control-Allow-Origin": "*"}
     ), "sgai"
 
 

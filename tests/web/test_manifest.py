@@ -157,6 +157,7 @@ async def test_master_comes_through_us_with_every_attribute(setup: Setup) -> Non
     origin_master = await (await setup.origin.get("/live/sports1/master.m3u8")).text()
     resp = await setup.get("sports1/master.m3u8")
     assert resp.status == 200 and resp.content_type == "application/vnd.apple.mpegurl"
+    assert resp.headers["Access-Control-Allow-Origin"] == "*", "browser players on other pages can read it"
     text = await resp.text()
     ours = [line for line in text.splitlines() if line.startswith("#")]
     theirs = [line for line in origin_master.splitlines() if line.startswith("#")]
@@ -329,12 +330,14 @@ async def test_manual_cue_splices_at_the_live_edge_for_every_variant(setup: Setu
     assert resp.status == 201, await resp.text()
     cue = await resp.json()
     live_edge = before.segments[-1].pdt.timestamp() + before.segments[-1].duration  # type: ignore[union-attr]
-    assert cue["break"]["startPdt"] == live_edge
+    # It splices a little after the live edge, so SGAI players learn of it ahead of time.
+    start = live_edge + setup.stack.svc.settings.cue_lead_seconds
+    assert cue["break"]["startPdt"] == start
     history = History({})
     for _, text in await walk(setup, "plain", "ssai", BREAK_AT + 0.5, BREAK_AT + 40, step=2.0):
         check_reload(history, parse_media(text), 800_000)
     ads = [k for k, v in history.by_msn.items() if "/ads/" in v[0]]
-    assert ads and min(history.by_msn[k][2].timestamp() for k in ads) == live_edge  # type: ignore[union-attr]
+    assert ads and min(history.by_msn[k][2].timestamp() for k in ads) == start  # type: ignore[union-attr]
 
 
 async def test_scheduled_breaks_need_no_cue(setup: Setup) -> None:
