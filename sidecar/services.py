@@ -11,6 +11,7 @@ import aiohttp
 
 from sidecar.actors.durable import DurableState
 from sidecar.actors.runtime import ActorRuntime
+from sidecar.ads.beacons import BeaconQueue, MemoryBeaconQueue, RedisBeaconQueue, consumer_name
 from sidecar.bus import Bus, LocalBus, RedisBus
 from sidecar.config.cache import ConfigCache
 from sidecar.config.invalidation import Invalidator
@@ -34,6 +35,7 @@ class Services:
     actors: ActorRuntime
     redis: RedisLink | None = None
     stitcher: Stitcher | None = None
+    beacons: BeaconQueue | None = None
     _session: aiohttp.ClientSession | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -76,12 +78,20 @@ class Services:
             connector=aiohttp.TCPConnector(limit=200, ttl_dns_cache=60),
             headers={"User-Agent": "sidecar-ssai"},
         )
+        self.beacons = (
+            RedisBeaconQueue(self.redis, self._session, consumer_name())
+            if self.redis is not None
+            else MemoryBeaconQueue(self._session)
+        )
+        await self.beacons.start()
         self.stitcher = Stitcher(
             self.actors,
             self._session,
             origin_timeout=self.settings.origin_timeout_seconds,
             origin_ttl=self.settings.origin_cache_seconds,
             list_pods=self.store.list_pods,
+            beacons=self.beacons,
+            beacon_delay=self.settings.beacon_player_delay_seconds,
         )
         self._tasks.append(asyncio.create_task(self._retry_invalidations(), name="invalidation-retry"))
 
@@ -99,6 +109,8 @@ class Services:
                 await task
         self._tasks.clear()
         await self.actors.close()
+        if self.beacons is not None:
+            await self.beacons.close()
         if self._session is not None:
             await self._session.close()
         await self.bus.close()

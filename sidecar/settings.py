@@ -112,8 +112,16 @@ class Settings(BaseSettings):
     actor_version_check_seconds: float = Field(default=1.0, gt=0, le=60)
     max_break_seconds: float = Field(default=600.0, gt=0, le=7200)
     origin_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    beacon_player_delay_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=120,
+        description="How far behind the live edge SSAI viewers play: beacons are due at media time + this",
+    )
     cue_lead_seconds: float = Field(
-        default=4.0, ge=0, le=60,
+        default=4.0,
+        ge=0,
+        le=60,
         description="A cue-API break splices this long after the origin's live edge, so SGAI players "
         "see the interstitial before its start reaches their buffer",
     )

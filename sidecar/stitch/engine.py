@@ -28,6 +28,7 @@ import aiohttp
 from sidecar.actors.channel import ChannelActor
 from sidecar.actors.runtime import ActorRuntime
 from sidecar.actors.state import AdBreak, BreakActive, ChannelState, start_break, update_break
+from sidecar.ads.beacons import BeaconQueue
 from sidecar.config.models import AdPod, ChannelConfig
 from sidecar.hls.model import MediaPlaylist
 from sidecar.hls.parse import PlaylistError, parse_master, parse_media
@@ -36,6 +37,7 @@ from sidecar.hls.write import render_media
 from sidecar.stitch.fill import decide
 from sidecar.stitch.origin import Fetched, OriginClient, OriginError
 from sidecar.stitch.plans import observation_changes, to_plan
+from sidecar.stitch.tracking import error_beacons, sgai_beacons, ssai_beacons
 from sidecar.stitch.variants import VariantMap, rewrite, variant_map
 from sidecar.telemetry import catalogue as m
 from sidecar.telemetry import tracing
@@ -101,8 +103,13 @@ class Stitcher:
         origin_timeout: float = 3.0,
         origin_ttl: float = MEDIA_TTL,
         list_pods: Callable[[str], Awaitable[list[AdPod]]] | None = None,
+        beacons: BeaconQueue | None = None,
+        beacon_delay: float = 10.0,
     ) -> None:
         self.actors = actors
+        self.beacons = beacons
+        self.beacon_delay = beacon_delay
+        self._scheduled: _LRU = _LRU(100_000)  # beacon keys this process already handed to the queue
         self.session = session
         self.list_pods = list_pods
         self.origin = OriginClient(session, ttl=origin_ttl, timeout=origin_timeout)
@@ -230,7 +237,30 @@ class Stitcher:
         for obs in rendered.observations:
             # Persist before serving: once these segments slide out nobody could recompute them.
             await actor.mutate(_updater(obs.break_id, observation_changes(obs)))
+        await self._schedule_exposed(config, actor, rendered.exposed)
         return render_media(rendered.playlist)
+
+    async def _schedule_exposed(
+        self, config: ChannelConfig, actor: ChannelActor, exposed: tuple[tuple[str, int], ...]
+    ) -> None:
+        """Beacons of the ad segments this playlist exposes (once per key, whatever re-renders)."""
+        if self.beacons is None or not exposed:
+            return
+        by_break: dict[str, list[int]] = {}
+        for break_id, j in exposed:
+            by_break.setdefault(break_id, []).append(j)
+        due = []
+        for brk in actor.state.breaks():
+            if brk.id in by_break:
+                for beacon in ssai_beacons(
+                    brk, by_break[brk.id], org=config.org_slug, channel=config.slug, delay=self.beacon_delay
+                ):
+                    if beacon.key not in self._scheduled:
+                        due.append(beacon)
+        if due:
+            await self.beacons.schedule(due)
+            for beacon in due:
+                self._scheduled.put(beacon.key, True)
 
     # --- triggers: cues and schedule ------------------------------------------------------------------
     async def _triggers(self, config: ChannelConfig, actor: ChannelActor, pl: MediaPlaylist) -> None:
@@ -335,6 +365,10 @@ class Stitcher:
                 )
 
             stored, changed = await actor.mutate(transition)
+            if changed and fill.error_pings and self.beacons is not None:
+                await self.beacons.schedule(
+                    error_beacons(break_id, fill.error_pings, now=time.time(), org=config.org_slug, channel=config.slug)
+                )
             if changed:
                 m.ad_breaks_started_total.labels(config.org_slug, config.slug, source).inc()
                 m.break_seconds_total.labels(config.org_slug, config.slug).inc(duration)
@@ -372,9 +406,16 @@ class Stitcher:
         return last.pdt.timestamp() + last.duration  # type: ignore[union-attr]
 
     # --- SGAI asset lists ----------------------------------------------------------------------------
-    def asset_list(self, config: ChannelConfig, actor: ChannelActor, break_id: str, base: str) -> dict[str, Any]:
+    async def asset_list(
+        self, config: ChannelConfig, actor: ChannelActor, break_id: str, base: str, session: str
+    ) -> dict[str, Any]:
+        """The interstitial's assets; a player asking for them is one viewing (its beacons)."""
         for brk in actor.state.breaks():
             if brk.id == break_id:
+                if self.beacons is not None:
+                    await self.beacons.schedule(
+                        sgai_beacons(brk, session, now=time.time(), org=config.org_slug, channel=config.slug)
+                    )
                 assets = [
                     {"URI": f"{base}/ad/{brk.id}/{i}.m3u8", "DURATION": round(a.duration, 3)}
                     for i, a in enumerate(brk.assets)

@@ -14,6 +14,7 @@ problem naming the cause, never a half-rewritten playlist.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 
@@ -154,10 +155,22 @@ async def assets(request: web.Request, config: ChannelConfig) -> tuple[web.Strea
         )
     actor = await _actor(request, config)
     base = f"/{config.org_slug}/{config.slug}"
-    body = _stitcher(request).asset_list(config, actor, break_id, base)
+    # One player session: hls.js and AVFoundation send these; else the client as best we can tell.
+    session = (
+        request.query.get("_HLS_primary_id")
+        or request.headers.get("X-Playback-Session-Id")
+        or hashlib.blake2b(
+            f"{request.remote}|{request.headers.get('User-Agent', '')}".encode(), digest_size=8
+        ).hexdigest()
+    )[:64]
+    body = await _stitcher(request).asset_list(config, actor, break_id, base, session)
     return web.json_response(
-        body, headers={"Cache-Control": "max-age=60", "X-Config-Version": str(config.version),
-                       "Access-Control-Allow-Origin": "*"}
+        body,
+        headers={
+            "Cache-Control": "max-age=60",
+            "X-Config-Version": str(config.version),
+            "Access-Control-Allow-Origin": "*",
+        },
     ), "sgai"
 
 
