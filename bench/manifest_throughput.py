@@ -33,11 +33,12 @@ RESULTS = Path(__file__).parent / "results" / "manifest_throughput.json"
 ROOT = Path(__file__).resolve().parent.parent
 
 BASELINE = """
-import sys
+import json, sys
 from aiohttp import web
 body = open(sys.argv[1], "rb").read()
+headers = json.loads(open(sys.argv[1] + ".headers").read())
 async def handler(request):
-    return web.Response(body=body, content_type="application/vnd.apple.mpegurl")
+    return web.Response(body=body, headers=headers)
 app = web.Application()
 app.router.add_get("/{tail:.*}", handler)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=None, print=None)
@@ -107,9 +108,9 @@ def render_cost_us() -> float:
 
 
 @contextlib.contextmanager
-def service_with_break(extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, bytes]]:
+def service_with_break(extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, bytes, dict[str, str]]]:
     """Origin + ``sidecar serve`` (pinned to CPU 0) with an ad break in the window.
-    Yields (variant URL, its current bytes)."""
+    Yields (variant URL, its current bytes, its response headers)."""
     tmp = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
     procs: list[subprocess.Popen[bytes]] = []
     env = {**os.environ, "SIDECAR_DATABASE_URL": f"sqlite:///{tmp}/bench.db", "SIDECAR_LOG_LEVEL": "WARNING",
@@ -144,9 +145,12 @@ def service_with_break(extra_env: dict[str, str] | None = None) -> Iterator[tupl
         urllib.request.urlopen(req, timeout=10).read()
         url = f"http://127.0.0.1:{viewer}/demo/sports1/800k.m3u8?mode=ssai"
         time.sleep(9)  # let the break's first ad segments reach the window
-        body = urllib.request.urlopen(url, timeout=5).read()
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            body = resp.read()
+            hop = ("date", "server", "content-length", "connection", "keep-alive", "transfer-encoding")
+            headers = {k: v for k, v in resp.headers.items() if k.lower() not in hop}
         assert b"/ads/" in body, "the benchmark needs a break in the window"
-        yield url, body
+        yield url, body, headers
     finally:
         for proc in procs:
             proc.terminate()
@@ -156,9 +160,11 @@ def service_with_break(extra_env: dict[str, str] | None = None) -> Iterator[tupl
 
 
 def main(seconds: int, connections: int) -> dict[str, object]:
-    with service_with_break() as (url, body):
+    with service_with_break() as (url, body, headers):
+        # The baseline answers the same bytes with the same headers, from memory.
         tmp = Path(tempfile.mkdtemp(prefix="sidecar-baseline-"))
         (tmp / "playlist.m3u8").write_bytes(body)
+        (tmp / "playlist.m3u8.headers").write_text(json.dumps(headers))
         base_port = free_port()
         baseline_proc = subprocess.Popen(pinned(0, [sys.executable, "-c", BASELINE, str(tmp / "playlist.m3u8"),
                                                     str(base_port)]), stdout=subprocess.DEVNULL,

@@ -22,7 +22,7 @@ RESULTS = Path(__file__).parent / "results" / "tracing_overhead.json"
 def main(seconds: int, connections: int) -> dict[str, object]:
     runs = {}
     for label, env in (("off", {"SIDECAR_OTEL_EXPORTER": "off"}), ("on", {"SIDECAR_OTEL_EXPORTER": "console"})):
-        with service_with_break(env) as (url, _):
+        with service_with_break(env) as (url, _, _headers):
             wrk(url, 2, connections)
             runs[label] = wrk(url, seconds, connections)
     ratio = runs["on"]["requests_per_second"] / runs["off"]["requests_per_second"]

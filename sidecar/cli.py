@@ -523,8 +523,12 @@ def cue_status(channel: str, url: str, token: str | None) -> None:
 @click.option("--origin-url", required=True, help="Base URL of the synthetic origin (`sidecar origin`)")
 @click.option("--org", "org_slug", default="demo", show_default=True)
 @click.option("--channel", "channel_slug", default="sports1", show_default=True)
-@click.option("--token-file", type=click.Path(dir_okay=False), default=None,
-              help="Write the admin token here (mode 0600) instead of printing it")
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the admin token here (mode 0600) instead of printing it",
+)
 def seed(origin_url: str, org_slug: str, channel_slug: str, token_file: str | None) -> None:
     """Create or refresh the demo organization, channel, ad pod and slate against an origin, and
     issue an admin token (what `sidecar demo` does, for a service started some other way:
@@ -546,7 +550,11 @@ def seed(origin_url: str, org_slug: str, channel_slug: str, token_file: str | No
         svc = Services.build(settings)
         try:
             return await seed_demo(
-                svc.store, origin_url.rstrip("/"), OriginConfig(), org_slug=org_slug, channel_slug=channel_slug,
+                svc.store,
+                origin_url.rstrip("/"),
+                OriginConfig(),
+                org_slug=org_slug,
+                channel_slug=channel_slug,
                 invalidator=svc.invalidator,
             )
         finally:

@@ -30,8 +30,9 @@ def _variants(origin: str, pod: str, config: OriginConfig) -> list[dict[str, obj
     return [{"bitrate_bps": r.bandwidth, "playlist_url": f"{origin}/ads/{pod}/{r.name}.m3u8"} for r in config.ladder]
 
 
-async def _upsert_asset(store: Store, table: Any, org_id: str, data: dict[str, Any], model: Any,
-                        create: Any) -> tuple[Any, list[ChannelKeyRef]]:
+async def _upsert_asset(
+    store: Store, table: Any, org_id: str, data: dict[str, Any], model: Any, create: Any
+) -> tuple[Any, list[ChannelKeyRef]]:
     try:
         await (store.get_pod(org_id, data["slug"]) if table is t.ad_pods else store.get_slate(org_id, data["slug"]))
     except NotFound:
@@ -56,12 +57,32 @@ async def seed(
         org = await store.get_org(org_slug)
     except NotFound:
         org = await store.create_org(org_slug, "Demo")
-    pod, pod_refs = await _upsert_asset(store, t.ad_pods, org.id, {
-        "slug": "pod-a", "name": "Demo pod (3 x 10 s)", "duration_seconds": 30,
-        "variants": _variants(origin, "pod-a", config)}, AdPod, AdPodIn)
-    slate, slate_refs = await _upsert_asset(store, t.slates, org.id, {
-        "slug": "slate", "name": "Demo slate", "duration_seconds": config.slate_duration,
-        "variants": _variants(origin, "slate", config)}, Slate, SlateIn)
+    pod, pod_refs = await _upsert_asset(
+        store,
+        t.ad_pods,
+        org.id,
+        {
+            "slug": "pod-a",
+            "name": "Demo pod (3 x 10 s)",
+            "duration_seconds": 30,
+            "variants": _variants(origin, "pod-a", config),
+        },
+        AdPod,
+        AdPodIn,
+    )
+    slate, slate_refs = await _upsert_asset(
+        store,
+        t.slates,
+        org.id,
+        {
+            "slug": "slate",
+            "name": "Demo slate",
+            "duration_seconds": config.slate_duration,
+            "variants": _variants(origin, "slate", config),
+        },
+        Slate,
+        SlateIn,
+    )
     fields = {
         "slug": channel_slug,
         "name": "Sports 1",

@@ -64,6 +64,9 @@ class ChannelActor:
         self.young_seconds = young_seconds
         self._young_logged = 0
         self._durable = durable
+        # Metric children resolved once: touch() runs on every viewer request.
+        self._age_histogram = m.child(m.actor_instance_age_seconds, org_slug, channel_slug)
+        self._young_counter = m.child(m.actor_young_instance_requests_total, org_slug, channel_slug)
         self._publish = publish
         self._lock = asyncio.Lock()
         self.stored = Stored(ChannelState(), 0, 0.0)
@@ -93,11 +96,11 @@ class ChannelActor:
     def touch(self) -> float:
         """Account one request (no I/O): count, age histogram, young-instance flag."""
         self.requests += 1
-        self.last_request_mono = time.monotonic()
-        age = self.age
-        m.child(m.actor_instance_age_seconds, self.org_slug, self.channel_slug).observe(age)
+        now = self.last_request_mono = time.monotonic()
+        age = now - self._created_mono
+        self._age_histogram.observe(age)
         if age < self.young_seconds:
-            m.child(m.actor_young_instance_requests_total, self.org_slug, self.channel_slug).inc()
+            self._young_counter.inc()
             if self._young_logged < YOUNG_LOG_LIMIT:
                 self._young_logged += 1
                 log_event(

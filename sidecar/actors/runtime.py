@@ -80,6 +80,13 @@ class ActorRuntime:
             await actor.refresh("version_check")
         return actor
 
+    def peek(self, colo: str, org_slug: str, channel_id: str, channel_slug: str) -> ChannelActor | None:
+        """The live instance if it can answer right now (no creation, no version check due)."""
+        actor = self._actors.get(f"{colo}:{org_slug}:{channel_slug}")
+        if actor is None or actor.channel_id != channel_id or self._needs_check(actor):
+            return None
+        return actor
+
     def _needs_check(self, actor: ChannelActor) -> bool:
         if actor.stale:
             return True

@@ -185,8 +185,7 @@ class MemoryBeaconQueue:
         try:
             await deliver(self.session, beacon, self.options)
         except Exception as exc:  # a bug in sending must not kill the scheduler's bookkeeping
-            log_event(log, "beacon_send_error", f"Beacon send crashed: {exc!r}", level=logging.ERROR,
-                      key=beacon.key)
+            log_event(log, "beacon_send_error", f"Beacon send crashed: {exc!r}", level=logging.ERROR, key=beacon.key)
         finally:
             self._in_flight.pop(seq, None)
             self._sem.release()

@@ -142,8 +142,13 @@ def _entries(reply: Any) -> list[Entry]:
 
 
 def _log_crash(loop_name: str, exc: Exception) -> None:
-    log_event(log, "beacon_loop_error", f"Beacon {loop_name} loop error, retrying: {exc!r}", level=logging.ERROR,
-              loop=loop_name)
+    log_event(
+        log,
+        "beacon_loop_error",
+        f"Beacon {loop_name} loop error, retrying: {exc!r}",
+        level=logging.ERROR,
+        loop=loop_name,
+    )
 
 
 class RedisBeaconQueue:
@@ -194,13 +199,17 @@ class RedisBeaconQueue:
         added = 0
         for start in range(0, len(good), _SCHEDULE_CHUNK):
             try:
-                added += await self._schedule_redis(good[start:start + _SCHEDULE_CHUNK])
+                added += await self._schedule_redis(good[start : start + _SCHEDULE_CHUNK])
             except RedisUnavailable as exc:
                 return await self._schedule_fallback(good[start:], exc, added)
         if self._in_fallback:
             self._in_fallback = False
-            log_event(log, "beacon_fallback_ended", "Beacons scheduled in Redis again",
-                      fallback_scheduled=self.fallback_scheduled)
+            log_event(
+                log,
+                "beacon_fallback_ended",
+                "Beacons scheduled in Redis again",
+                fallback_scheduled=self.fallback_scheduled,
+            )
         return added
 
     async def _schedule_redis(self, beacons: Sequence[Beacon]) -> int:
@@ -438,8 +447,13 @@ class RedisBeaconQueue:
         self._claim_cursor = _text(reply[0])
         claimed: list[Entry] = list(reply[1])
         if claimed:
-            log_event(log, "beacon_claimed", f"Claimed {len(claimed)} beacons from a stalled consumer",
-                      consumer=self.consumer, claimed=len(claimed))
+            log_event(
+                log,
+                "beacon_claimed",
+                f"Claimed {len(claimed)} beacons from a stalled consumer",
+                consumer=self.consumer,
+                claimed=len(claimed),
+            )
         return claimed
 
     def _dispatch(self, entries: list[Entry]) -> None:
@@ -459,20 +473,29 @@ class RedisBeaconQueue:
                 key = _text(fields[b"k"])
                 beacon = Beacon.from_json(key, fields[b"b"])
             except (ValueError, KeyError) as exc:
-                log_event(log, "beacon_invalid_entry", f"Discarding unreadable beacon entry: {exc}",
-                          level=logging.WARNING, entry=_text(entry_id))
+                log_event(
+                    log,
+                    "beacon_invalid_entry",
+                    f"Discarding unreadable beacon entry: {exc}",
+                    level=logging.WARNING,
+                    entry=_text(entry_id),
+                )
                 await self._finish(entry_id, key, "")
                 return
             if await self._already_delivered(key):
-                log_event(log, "beacon_duplicate_skipped", "Beacon already delivered by another consumer",
-                          level=logging.DEBUG, key=key)
+                log_event(
+                    log,
+                    "beacon_duplicate_skipped",
+                    "Beacon already delivered by another consumer",
+                    level=logging.DEBUG,
+                    key=key,
+                )
                 await self._finish(entry_id, key, "")
                 return
             outcome = await deliver(self.session, beacon, self.options)
             await self._finish(entry_id, key, outcome.value)
         except Exception as exc:  # a bug must not lose the entry: it stays pending and is reclaimed
-            log_event(log, "beacon_send_error", f"Beacon handling crashed: {exc!r}", level=logging.ERROR,
-                      key=key)
+            log_event(log, "beacon_send_error", f"Beacon handling crashed: {exc!r}", level=logging.ERROR, key=key)
         finally:
             self._in_flight.pop(entry_id, None)
             self._kick.set()

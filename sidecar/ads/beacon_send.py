@@ -54,9 +54,7 @@ def check_url(url: str) -> URL:
 async def _attempt(session: aiohttp.ClientSession, beacon: Beacon, timeout_s: float) -> int:
     target = check_url(expand_macros(beacon.url))
     try:
-        async with session.get(
-            target, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=timeout_s)
-        ) as resp:
+        async with session.get(target, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
             status = resp.status
     except aiohttp.InvalidURL as exc:
         raise _Permanent(f"invalid URL: {exc}") from exc

@@ -76,9 +76,7 @@ async def fetch_vast(
     response, status = root
     if not response.ads:
         pings = _expand_pings([(VastErrorCode.NO_ADS_AFTER_WRAPPER, u) for u in response.errors])
-        return VastResult(
-            "empty", [], 0, elapsed, pings, None, "no ads in response", status, response.version or None
-        )
+        return VastResult("empty", [], 0, elapsed, pings, None, "no ads in response", status, response.version or None)
 
     ads = response.ads[:MAX_ADS_PER_RESPONSE]
     merged = _Branch.join(await asyncio.gather(*(resolver.resolve(ad, ()) for ad in ads)))
@@ -135,9 +133,7 @@ class _Hop:
 
 
 class _Resolver:
-    def __init__(
-        self, session: aiohttp.ClientSession, deadline: float, max_depth: int, max_bytes: int
-    ) -> None:
+    def __init__(self, session: aiohttp.ClientSession, deadline: float, max_depth: int, max_bytes: int) -> None:
         self._session = session
         self._deadline = deadline
         self._max_depth = max_depth
@@ -152,26 +148,39 @@ class _Resolver:
         error_urls = [*_chain_errors(chain), *ad.error_urls]
         if chain and not chain[-1].ad.follow_additional_wrappers:
             return _chain_failed(
-                _Failure("wrapper_limit", VastErrorCode.WRAPPER_LIMIT,
-                         "wrapper returned another wrapper but followAdditionalWrappers is false"),
-                error_urls, depth,
+                _Failure(
+                    "wrapper_limit",
+                    VastErrorCode.WRAPPER_LIMIT,
+                    "wrapper returned another wrapper but followAdditionalWrappers is false",
+                ),
+                error_urls,
+                depth,
             )
         if depth + 1 > self._max_depth:
             return _chain_failed(
-                _Failure("wrapper_limit", VastErrorCode.WRAPPER_LIMIT,
-                         f"more than {self._max_depth} wrappers without an inline ad"),
-                error_urls, depth,
+                _Failure(
+                    "wrapper_limit",
+                    VastErrorCode.WRAPPER_LIMIT,
+                    f"more than {self._max_depth} wrappers without an inline ad",
+                ),
+                error_urls,
+                depth,
             )
         if self._fetches >= MAX_FETCHES:
             return _chain_failed(
-                _Failure("wrapper_limit", VastErrorCode.WRAPPER_LIMIT,
-                         f"more than {MAX_FETCHES} VAST requests for one decision"),
-                error_urls, depth,
+                _Failure(
+                    "wrapper_limit",
+                    VastErrorCode.WRAPPER_LIMIT,
+                    f"more than {MAX_FETCHES} VAST requests for one decision",
+                ),
+                error_urls,
+                depth,
             )
         if not ad.wrapper_uri:
             return _chain_failed(
                 _Failure("invalid", VastErrorCode.WRAPPER_ERROR, "wrapper has no VASTAdTagURI"),
-                error_urls, depth,
+                error_urls,
+                depth,
             )
         requested = expand_macros(ad.wrapper_uri)
         fetched = await self.fetch(requested, expanded=True)
@@ -181,9 +190,9 @@ class _Resolver:
         response, _ = fetched
         if not response.ads:
             return _chain_failed(
-                _Failure("no_ads_after_wrapper", VastErrorCode.NO_ADS_AFTER_WRAPPER,
-                         "wrapped response has no ads"),
-                [*error_urls, *response.errors], depth,
+                _Failure("no_ads_after_wrapper", VastErrorCode.NO_ADS_AFTER_WRAPPER, "wrapped response has no ads"),
+                [*error_urls, *response.errors],
+                depth,
             )
         hops = (*chain, _Hop(ad, requested))
         if all(h.ad.allow_multiple_ads for h in hops):
@@ -303,6 +312,13 @@ def _failed(
     failure: _Failure, pings: list[ErrorPing], depth: int, elapsed: float, version: str | None = None
 ) -> VastResult:
     return VastResult(
-        failure.outcome, [], depth, elapsed, pings, int(failure.code), failure.reason,
-        failure.http_status, version,
+        failure.outcome,
+        [],
+        depth,
+        elapsed,
+        pings,
+        int(failure.code),
+        failure.reason,
+        failure.http_status,
+        version,
     )

@@ -67,9 +67,7 @@ def parse_duration(text: str | None) -> float | None:
 
 def _parse_xml(xml: bytes) -> Element:
     try:
-        root: Element = DefusedET.fromstring(
-            xml, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
+        root: Element = DefusedET.fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         raise VastError(VastErrorCode.XML_PARSE, f"forbidden XML construct: {type(exc).__name__}") from None
     except ParseError as exc:

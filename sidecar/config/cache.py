@@ -131,6 +131,18 @@ class ConfigCache:
         self._count(lookup, source)
         return lookup.config
 
+    def peek(self, org_slug: str, channel_slug: str) -> ChannelConfig | None:
+        """A trusted L1 hit, without awaiting anything (the playlist fast path), else None.
+        Counted exactly as ``get`` counts an L1 hit; a None here means "call ``get``"."""
+        if not self.bus.connected:
+            return None
+        hit = self.l1.get(f"channel:{org_slug}:{channel_slug}")
+        if hit is None or hit.config is None:
+            return None
+        m.child(m.config_lookups_total, "l1", "hit").inc()
+        m.child(m.config_cache_requests_total, hit.config.org_slug, hit.config.slug, "hit").inc()
+        return hit.config
+
     @staticmethod
     def _count(lookup: Lookup, source: str) -> None:
         # Only label with channels that exist, so garbage URLs cannot grow the series set.

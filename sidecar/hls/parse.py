@@ -88,9 +88,7 @@ SEGMENT_TAGS = frozenset(
         "#EXT-X-PLACEMENT-OPPORTUNITY",
     }
 )
-MASTER_TAGS = frozenset(
-    {"#EXT-X-STREAM-INF", "#EXT-X-I-FRAME-STREAM-INF", "#EXT-X-MEDIA", "#EXT-X-SESSION-DATA"}
-)
+MASTER_TAGS = frozenset({"#EXT-X-STREAM-INF", "#EXT-X-I-FRAME-STREAM-INF", "#EXT-X-MEDIA", "#EXT-X-SESSION-DATA"})
 
 
 class PlaylistError(ValueError):
@@ -329,9 +327,7 @@ def parse_media(text: str, *, max_chars: int = MAX_CHARS, max_lines: int = MAX_L
             pdt_explicit=b.pdt is not None,
             discontinuity=b.disc,
             tags=tags,
-            source=SegmentSource(
-                "".join(b.layout), tags, b.extinf_line, b.duration, b.title, b.pdt_line, b.pdt
-            ),
+            source=SegmentSource("".join(b.layout), tags, b.extinf_line, b.duration, b.title, b.pdt_line, b.pdt),
         )
         segments.append(seg)
         prev = seg
@@ -351,9 +347,7 @@ def parse_media(text: str, *, max_chars: int = MAX_CHARS, max_lines: int = MAX_L
         endlist=endlist,
         dsn_explicit=dsn_explicit,
         source=(
-            HeaderSource(tuple(header_layout), header, version, target, media_sequence, dsn)
-            if header_ok
-            else None
+            HeaderSource(tuple(header_layout), header, version, target, media_sequence, dsn) if header_ok else None
         ),
     )
 

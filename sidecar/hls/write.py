@@ -199,7 +199,8 @@ def rewrite_master(master: MasterPlaylist, map_uri: Callable[[str, str], str]) -
         if 'URI="' in s:
             kind = _uri_kind(tag)
             line = _URI_ATTR.sub(
-                lambda m, k=kind: 'URI="' + _checked(map_uri(k, m.group(1))) + '"', line  # type: ignore[misc]
+                lambda m, k=kind: 'URI="' + _checked(map_uri(k, m.group(1))) + '"',  # type: ignore[misc]
+                line,
             )
         out.append(line)
     out.append("")

@@ -71,8 +71,7 @@ async def serve_origin(config: OriginConfig, host: str = "127.0.0.1", port: int 
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
-        log.info("origin listening on http://%s:%s/ (cues=%s, media=%s)", host, port,
-                 config.cue_flavour, config.media)
+        log.info("origin listening on http://%s:%s/ (cues=%s, media=%s)", host, port, config.cue_flavour, config.media)
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

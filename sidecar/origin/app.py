@@ -50,9 +50,7 @@ def _not_found(why: str) -> web.Response:
 
 
 def _playlist(text: str, max_age: int) -> web.Response:
-    return web.Response(
-        text=text, content_type=PLAYLIST_TYPE, headers={"Cache-Control": f"max-age={max_age}"}
-    )
+    return web.Response(text=text, content_type=PLAYLIST_TYPE, headers={"Cache-Control": f"max-age={max_age}"})
 
 
 async def _segment(app: web.Application, job: SegmentJob) -> web.Response:
@@ -60,9 +58,7 @@ async def _segment(app: web.Application, job: SegmentJob) -> web.Response:
         body = await app[MEDIA].segment(job)
     except MediaError as exc:
         return web.Response(status=502, text=f"segment generation failed: {exc}\n")
-    return web.Response(
-        body=body, content_type=SEGMENT_TYPE, headers={"Cache-Control": "max-age=86400"}
-    )
+    return web.Response(body=body, content_type=SEGMENT_TYPE, headers={"Cache-Control": "max-age=86400"})
 
 
 def _lookup(config: OriginConfig, stream: str, rendition: str | None = None) -> Rendition | str:

@@ -38,6 +38,7 @@ def to_ticks(seconds: float) -> int:
     """Seconds to 90 kHz ticks (rounded to the nearest tick)."""
     return round(seconds * TICKS_PER_SECOND)
 
+
 SLATE_POD = "slate"
 """Reserved pod name: the slate, a single short segment meant to be looped by the stitcher."""
 
@@ -175,9 +176,7 @@ class OriginConfig:
         d = to_ticks(self.segment_duration)
         span = -(-to_ticks(self.break_duration) // d)
         if to_ticks(self.break_interval) < (span + 2) * d:
-            raise ValueError(
-                "break_interval must leave at least two content segments between breaks"
-            )
+            raise ValueError("break_interval must leave at least two content segments between breaks")
         if self.daterange_lead < 0:
             raise ValueError("daterange_lead must not be negative")
         if not math.isfinite(self.epoch):

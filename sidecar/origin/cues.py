@@ -172,6 +172,5 @@ def _layout_dateranges(tl: Timeline, window: range, layout: CueLayout) -> None:
             in_hex = to_hex(splice_in(tl, ad_break))
             layout.add(
                 ad_break.end,
-                f'#EXT-X-DATERANGE:{ident},END-DATE="{tl.pdt(ad_break.end)}",'
-                f"DURATION={actual},SCTE35-IN={in_hex}",
+                f'#EXT-X-DATERANGE:{ident},END-DATE="{tl.pdt(ad_break.end)}",DURATION={actual},SCTE35-IN={in_hex}',
             )

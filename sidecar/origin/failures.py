@@ -97,9 +97,7 @@ async def failure_response(
 
 async def _huge(request: web.Request, size: int) -> web.StreamResponse:
     # Headers are sent by prepare(), before any middleware could add CORS, so set it here.
-    response = web.StreamResponse(
-        headers={"Content-Type": PLAYLIST_TYPE, "Access-Control-Allow-Origin": "*"}
-    )
+    response = web.StreamResponse(headers={"Content-Type": PLAYLIST_TYPE, "Access-Control-Allow-Origin": "*"})
     response.enable_chunked_encoding()  # no Content-Length: the client must cap what it reads
     await response.prepare(request)
     await response.write(b"#EXTM3U\n")

@@ -107,10 +107,23 @@ def ffmpeg_arguments(job: SegmentJob, *, drawtext: bool) -> list[str]:
         audio = f"sine=frequency={job.tone_hz}:sample_rate={encoding.AUDIO_SAMPLE_RATE}:d={audio_seconds:.6f}"
     vb = encoding.video_bitrate(job.rendition)
     args = [
-        "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", video,
-        "-f", "lavfi", "-i", audio,
-        "-map", "0:v", "-map", "1:a",
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        video,
+        "-f",
+        "lavfi",
+        "-i",
+        audio,
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
     ]
     if drawtext:
         font = max(16, height // 14)

@@ -167,20 +167,29 @@ class Stitcher:
         Fast path: while the origin playlist we last rendered is still the shared fetch, and
         neither the channel's config nor its break state moved, the answer is the same bytes.
         """
-        fast_key = (config.id, name, mode)
-        hit = self._fast.get(fast_key)
+        hit = self.peek(config, actor, name, mode)
         if hit is not None:
-            url, digest, config_version, actor_version, body, used = hit
-            fetched = self.origin.fresh(url)
-            if (
-                fetched is not None
-                and fetched.digest == digest
-                and config_version == config.version
-                and actor_version == actor.version
-            ):
-                return body, used
+            return hit
+        fast_key = (config.id, name, mode)
         body, used, url, digest = await self._media(config, actor, name, mode)
         self._fast.put(fast_key, (url, digest, config.version, actor.version, body, used))
+        return body, used
+
+    def peek(self, config: ChannelConfig, actor: ChannelActor, name: str, mode: str) -> tuple[bytes, str] | None:
+        """The bytes last rendered for this request, if nothing they depend on has moved: the
+        shared origin fetch is still the one rendered, and config and break state are unchanged."""
+        hit = self._fast.get((config.id, name, mode))
+        if hit is None:
+            return None
+        url, digest, config_version, actor_version, body, used = hit
+        fetched = self.origin.fresh(url)
+        if (
+            fetched is None
+            or fetched.digest != digest
+            or config_version != config.version
+            or actor_version != actor.version
+        ):
+            return None
         return body, used
 
     async def _media(
@@ -202,7 +211,7 @@ class Stitcher:
         if cached is not None:
             return cached, mode, rendition.url, window.digest
         started = time.perf_counter()
-        with tracing.tracer.start_as_current_span("playlist.render"):
+        with tracing.span("playlist.render"):
             body = (await self._render(config, actor, window.playlist, rendition.bandwidth, mode)).encode()
         m.playlist_render_seconds.labels(mode).observe(time.perf_counter() - started)
         self._renders.put((rendition.url, window.digest, actor.version, mode, rendition.bandwidth), body)
@@ -338,10 +347,10 @@ class Stitcher:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._creating[key] = future
         try:
-            with tracing.tracer.start_as_current_span("ad.decision") as span:
+            with tracing.span("ad.decision") as span:
                 pods = await self.list_pods(config.org_id) if self.list_pods and config.vast_enabled else []
                 fill = await decide(self.origin, config, duration, pod, session=self.session, pods=pods)
-                if span.is_recording():
+                if span is not None:
                     span.set_attributes({"sidecar.fill.source": fill.source, "sidecar.fill.reason": fill.reason})
             # Derived from the break, never from its position: the same cue gives the same ID
             # (and interstitial ID) in every process.

@@ -90,8 +90,8 @@ class OriginClient:
             del self._flights[url]
 
     async def _fetch(self, url: str) -> Fetched:
-        with tracing.tracer.start_as_current_span("origin.fetch", kind=SpanKind.CLIENT) as span:
-            if span.is_recording():
+        with tracing.span("origin.fetch", kind=SpanKind.CLIENT) as span:
+            if span is not None:
                 span.set_attribute("url.full", url)
             return await self._fetch_traced(url)
 

@@ -393,10 +393,30 @@ _zero(config_warms_total, ("ok",), ("error",))
 _zero(config_lookups_total, *((lay, r) for lay in ("l1", "kv", "db") for r in ("hit", "miss", "error")))
 _zero(auth_failures_total, *((r,) for r in ("missing", "malformed", "unknown", "revoked", "expired", "forbidden")))
 _zero(cue_requests_total, *((a, r) for a in ("start", "stop") for r in ("ok", "noop", "rejected", "error")))
-_zero(vast_requests_total, *((o,) for o in ("ok", "empty", "timeout", "http_error", "invalid", "wrapper_limit",
-                                            "no_ads_after_wrapper", "connect_error")))
-_zero(beacons_total, *((e, r) for e in ("impression", "start", "firstQuartile", "midpoint", "thirdQuartile",
-                                         "complete", "error") for r in ("sent", "failed", "retried", "dropped")))
+_zero(
+    vast_requests_total,
+    *(
+        (o,)
+        for o in (
+            "ok",
+            "empty",
+            "timeout",
+            "http_error",
+            "invalid",
+            "wrapper_limit",
+            "no_ads_after_wrapper",
+            "connect_error",
+        )
+    ),
+)
+_zero(
+    beacons_total,
+    *(
+        (e, r)
+        for e in ("impression", "start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "error")
+        for r in ("sent", "failed", "retried", "dropped")
+    ),
+)
 _zero(actor_evictions_total, ("idle",), ("shutdown",), ("deleted",))
 _zero(playlist_validation_failures_total, *((r,) for r in ("msn", "dsn", "pdt", "target_duration", "markers")))
 _zero(origin_fetch_seconds, ("ok",), ("error",))
@@ -410,11 +430,18 @@ def init_channel(org: str, channel: str) -> None:
     _zero(actor_instance_starts_total, *((org, channel, r) for r in ("new", "clean", "churn", "stale")))
     _zero(config_cache_requests_total, *((org, channel, r) for r in ("hit", "miss", "coalesced")))
     _zero(ad_breaks_started_total, *((org, channel, s) for s in ("scte35", "manual", "schedule")))
-    for counter in (break_seconds_total, ad_stitched_seconds_total, slate_seconds_total, avail_seconds_total,
-                    avail_filled_seconds_total):
+    for counter in (
+        break_seconds_total,
+        ad_stitched_seconds_total,
+        slate_seconds_total,
+        avail_seconds_total,
+        avail_filled_seconds_total,
+    ):
         _zero(counter, (org, channel))
-    _zero(origin_errors_total, *((org, channel, r) for r in ("timeout", "connect", "http_4xx", "http_5xx", "invalid",
-                                                             "oversized", "splice")))
+    _zero(
+        origin_errors_total,
+        *((org, channel, r) for r in ("timeout", "connect", "http_4xx", "http_5xx", "invalid", "oversized", "splice")),
+    )
     # Failed manifest requests carry mode "none" (decided after the origin answered); a zero
     # series per kind lets error ratios read 0 rather than "no data" while all is well.
     _zero(manifest_requests_total, *((org, channel, kind, "none", "502") for kind in ("master", "media")))

@@ -10,8 +10,10 @@ non-recording and cheap. Sampled latency observations carry the trace id as an e
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from opentelemetry import propagate, trace
@@ -26,6 +28,8 @@ from sidecar import __version__
 log = logging.getLogger("sidecar.tracing")
 tracer = trace.get_tracer("sidecar", __version__)
 _installed: TracerProvider | None = None
+enabled = False  # no provider installed: spans are skipped entirely, not just unsampled
+_NULL = contextlib.nullcontext()
 
 
 def provider_for(exporter: SpanExporter | None, ratio: float) -> TracerProvider:
@@ -40,10 +44,11 @@ def provider_for(exporter: SpanExporter | None, ratio: float) -> TracerProvider:
 
 def install(provider: TracerProvider) -> None:
     """Make ``provider`` the process's tracer provider (OpenTelemetry allows this once)."""
-    global _installed
+    global _installed, enabled
     if _installed is None:
         trace.set_tracer_provider(provider)
         _installed = provider
+        enabled = True
 
 
 def setup(exporter: str, endpoint: str | None, ratio: float) -> None:
@@ -58,6 +63,21 @@ def setup(exporter: str, endpoint: str | None, ratio: float) -> None:
         span_exporter = OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter()
     install(provider_for(span_exporter, ratio))
     log.info(f"tracing on: exporter={exporter}, sample ratio={ratio}", extra={"event": "tracing"})
+
+
+def span(name: str, **kwargs: Any) -> AbstractContextManager[Any]:
+    """A child span, only when it can be recorded: unsampled requests (most, by design) pay for
+    no spans below their root, and with tracing off nothing is created at all."""
+    if not enabled or not trace.get_current_span().is_recording():
+        return _NULL
+    return tracer.start_as_current_span(name, **kwargs)
+
+
+def server_span(name: str, headers: Mapping[str, str]) -> AbstractContextManager[Any]:
+    """The request's root span (it makes the sampling decision), or nothing with tracing off."""
+    if not enabled:
+        return _NULL
+    return tracer.start_as_current_span(name, context=incoming(headers), kind=trace.SpanKind.SERVER)
 
 
 def incoming(headers: Mapping[str, str]) -> Context:

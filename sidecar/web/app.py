@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -89,11 +90,11 @@ def build_admin_app(svc: Services) -> web.Application:
 def build_viewer_app(svc: Services) -> web.Application:
     from sidecar.web import manifest
 
-    app = web.Application(middlewares=[problem_middleware])
+    app = web.Application()
     app[SERVICES] = svc
     app[MAX_BODY] = svc.settings.max_body_bytes
     app.router.add_get("/healthz", _healthz)
-    manifest.setup(app)
+    manifest.setup(app)  # its handlers answer problem+json themselves, unknown paths included
     return app
 
 
@@ -128,6 +129,9 @@ async def run_apps(svc: Services, *, ready: Callable[[list[str]], None] | None =
             urls.append(f"http://{address}")
         if ready is not None:
             ready(urls)
+        # Everything allocated so far (imports, apps, caches) lives as long as the process: keep
+        # it out of the cyclic collector's scans, which otherwise walk it on every full collection.
+        gc.freeze()
         await asyncio.Event().wait()
     finally:
         for runner in runners:

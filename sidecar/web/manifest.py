@@ -15,11 +15,12 @@ problem naming the cause, never a half-rewritten playlist.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span
 
 from sidecar.actors.channel import ChannelActor, PersistError
 from sidecar.config.models import ChannelConfig
@@ -32,6 +33,7 @@ from sidecar.web.cue import resolve_colo
 from sidecar.web.keys import SERVICES
 from sidecar.web.problem import Problem
 
+log = logging.getLogger("sidecar.web.manifest")
 HLS = "application/vnd.apple.mpegurl"
 ORIGIN_STATUS = {"timeout": 504}
 
@@ -57,7 +59,7 @@ def _stitcher(request: web.Request) -> Stitcher:
 
 async def _actor(request: web.Request, config: ChannelConfig) -> ChannelActor:
     svc = request.app[SERVICES]
-    with tracing.tracer.start_as_current_span("actor.get"):
+    with tracing.span("actor.get"):
         actor = await svc.actors.get(
             resolve_colo(request, svc.settings), config.org_id, config.org_slug, config.id, config.slug
         )
@@ -72,18 +74,29 @@ def _origin_problem(exc: OriginError, config: ChannelConfig) -> Problem:
     )
 
 
-def _playlist(body: str | bytes, config: ChannelConfig, mode: str) -> web.Response:
-    return web.Response(
-        body=body.encode() if isinstance(body, str) else body,
-        content_type=HLS,
-        headers={
+_HEADERS: dict[tuple[str, int, str], dict[str, str]] = {}
+
+
+def _headers(config: ChannelConfig, mode: str) -> dict[str, str]:
+    """Response headers per (channel, config version, mode): built once, not per request."""
+    key = (config.id, config.version, mode)
+    found = _HEADERS.get(key)
+    if found is None:
+        if len(_HEADERS) > 10_000:
+            _HEADERS.clear()
+        found = _HEADERS[key] = {
+            "Content-Type": HLS,
             "X-Config-Version": str(config.version),
             "X-Ad-Mode": mode,
             "Cache-Control": f"max-age={config.manifest_cache_max_age_seconds}",
             # Browser players on any page may read playlists (plain GETs: no preflight needed).
             "Access-Control-Allow-Origin": "*",
-        },
-    )
+        }
+    return found
+
+
+def _playlist(body: str | bytes, config: ChannelConfig, mode: str) -> web.Response:
+    return web.Response(body=body.encode() if isinstance(body, str) else body, headers=_headers(config, mode))
 
 
 Handler = Callable[[web.Request, ChannelConfig], Awaitable[tuple[web.StreamResponse, str]]]
@@ -93,19 +106,23 @@ def _measured(kind: str, handler: Handler) -> Callable[[web.Request], Awaitable[
     """Config lookup, error mapping and the manifest metrics, for every viewer endpoint."""
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
-        with tracing.tracer.start_as_current_span(
-            f"GET {kind}", context=tracing.incoming(request.headers), kind=SpanKind.SERVER
-        ) as span:
-            return await _serve(request, span)
+        with tracing.server_span(f"GET {kind}", request.headers) as span:
+            try:
+                return await _serve(request, span)
+            except Problem as problem:
+                return problem.response(request.path)
+            except Exception:
+                log.exception("unhandled error", extra={"event": "unhandled_error", "path": request.path})
+                return Problem(500, "internal", "internal error; see the service log").response(request.path)
 
-    async def _serve(request: web.Request, span: Span) -> web.StreamResponse:
+    async def _serve(request: web.Request, span: Span | None) -> web.StreamResponse:
         started = time.perf_counter()
         org, channel, mode, status = m.UNKNOWN, m.UNKNOWN, "none", 500
         try:
-            with tracing.tracer.start_as_current_span("config.lookup"):
+            with tracing.span("config.lookup"):
                 config = await channel_config(request)
             org, channel = config.org_slug, config.slug
-            if span.is_recording():
+            if span is not None and span.is_recording():
                 span.set_attributes({"sidecar.org": org, "sidecar.channel": channel, "sidecar.kind": kind})
             try:
                 response, mode = await handler(request, config)
@@ -123,7 +140,7 @@ def _measured(kind: str, handler: Handler) -> Callable[[web.Request], Awaitable[
         finally:
             m.child(m.manifest_requests_total, org, channel, kind, mode, str(status)).inc()
             m.child(m.manifest_request_seconds, kind).observe(time.perf_counter() - started, tracing.exemplar())
-            if span.is_recording():
+            if span is not None and span.is_recording():
                 span.set_attributes({"http.response.status_code": status, "sidecar.mode": mode})
 
     return wrapped
@@ -184,9 +201,55 @@ async def ad_asset(request: web.Request, config: ChannelConfig) -> tuple[web.Str
     return _playlist(text, config, "sgai"), "sgai"
 
 
+async def not_found(request: web.Request) -> web.Response:
+    return Problem(404, "not-found", f"no such resource: {request.path}").response(request.path)
+
+
+def _fast_media(
+    slow: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The variant playlist's fast path: every player reloads it every target duration.
+
+    When the config is a trusted L1 hit, the channel's actor is live and the stitcher holds bytes
+    rendered from the current origin fetch and break state, answer without a single await. The
+    same metrics and accounting as the full path; anything else (a miss, tracing on, an error)
+    takes the full path, which is the reference behaviour.
+    """
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if tracing.enabled:
+            return await slow(request)
+        started = time.perf_counter()
+        svc = request.app[SERVICES]
+        info = request.match_info
+        config = svc.cache.peek(info["org"], info["channel"])
+        stitcher = svc.stitcher
+        if config is None or stitcher is None or config.status == "archived" or config.org_status != "active":
+            return await slow(request)
+        actor = svc.actors.peek(resolve_colo(request, svc.settings), config.org_slug, config.id, config.slug)
+        if actor is None:
+            return await slow(request)
+        hit = stitcher.peek(config, actor, info["variant"], choose_mode(config.mode, request.query, request.headers))
+        if hit is None:
+            return await slow(request)
+        body, mode = hit
+        actor.touch()
+        response = _playlist(body, config, mode)
+        m.child(m.manifest_requests_total, config.org_slug, config.slug, "media", mode, "200").inc()
+        m.child(m.manifest_request_seconds, "media").observe(time.perf_counter() - started)
+        return response
+
+    return handler
+
+
 def setup(app: web.Application) -> None:
     # The variant route is the hot one (players reload it every target duration): match it first.
-    app.router.add_get("/{org}/{channel}/{variant:(?!master\\.m3u8$)[^{}/]+}.m3u8", _measured("media", media))
+    app.router.add_get(
+        "/{org}/{channel}/{variant:(?!master\\.m3u8$)[^{}/]+}.m3u8", _fast_media(_measured("media", media))
+    )
     app.router.add_get("/{org}/{channel}/master.m3u8", _measured("master", master))
     app.router.add_get("/{org}/{channel}/assets.json", _measured("assets", assets))
     app.router.add_get("/{org}/{channel}/ad/{break}/{index}.m3u8", _measured("asset", ad_asset))
+    # Anything else is a problem+json 404 (the viewer app has no middleware: every microsecond of
+    # the playlist path counts, see bench/manifest_throughput.py).
+    app.router.add_route("*", "/{tail:.*}", not_found)
