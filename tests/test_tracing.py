@@ -23,7 +23,7 @@ MEDIA = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:1\n" + "".join(
 @pytest.fixture(scope="module")
 def spans() -> Iterator[InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
-    provider = tracing.provider_for(None, ratio=0.0)  # only callers that ask are traced
+    provider = tracing.provider_for(None, sample_ratio=0.0)  # only callers that ask are traced
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracing.install(provider)
     assert tracing._installed is provider, "another test installed a tracer provider first"
@@ -78,3 +78,17 @@ async def test_unsampled_callers_cost_no_recorded_spans(
     for headers in ({"traceparent": NOT_SAMPLED}, {}):
         assert (await stack.viewer.get(f"/{t.org_slug}/c/v.m3u8", headers=headers)).status == 200
     assert spans.get_finished_spans() == ()
+
+
+def test_sampling_decision_follows_the_parent_then_the_ratio(spans: InMemorySpanExporter) -> None:
+    assert tracing.wants({"traceparent": SAMPLED})
+    assert not tracing.wants({"traceparent": NOT_SAMPLED})
+    assert not tracing.wants({}), "ratio 0: no new traces"
+    assert not tracing.wants({"traceparent": "garbage"})
+    saved = tracing.ratio
+    tracing.ratio = 1.0
+    try:
+        assert tracing.wants({}) and tracing.wants({"traceparent": "garbage"})
+        assert not tracing.wants({"traceparent": NOT_SAMPLED}), "an explicit 'not sampled' parent wins"
+    finally:
+        tracing.ratio = saved

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any
@@ -21,7 +22,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 
 from sidecar import __version__
 
@@ -29,12 +30,17 @@ log = logging.getLogger("sidecar.tracing")
 tracer = trace.get_tracer("sidecar", __version__)
 _installed: TracerProvider | None = None
 enabled = False  # no provider installed: spans are skipped entirely, not just unsampled
+ratio = 0.0  # share of requests without a sampled parent that start a trace
 _NULL = contextlib.nullcontext()
 
 
-def provider_for(exporter: SpanExporter | None, ratio: float) -> TracerProvider:
+def provider_for(exporter: SpanExporter | None, sample_ratio: float) -> TracerProvider:
+    """Parent-based sampling. Roots are decided by :func:`wants` before any span exists (so the
+    unsampled majority costs nothing), hence the SDK samples every root it is given."""
+    global ratio
+    ratio = sample_ratio
     provider = TracerProvider(
-        sampler=ParentBased(TraceIdRatioBased(ratio)),
+        sampler=ParentBased(ALWAYS_ON),
         resource=Resource.create({"service.name": "sidecar", "service.version": __version__}),
     )
     if exporter is not None:
@@ -51,7 +57,7 @@ def install(provider: TracerProvider) -> None:
         enabled = True
 
 
-def setup(exporter: str, endpoint: str | None, ratio: float) -> None:
+def setup(exporter: str, endpoint: str | None, sample_ratio: float) -> None:
     if exporter == "off":
         return
     span_exporter: SpanExporter
@@ -61,8 +67,8 @@ def setup(exporter: str, endpoint: str | None, ratio: float) -> None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         span_exporter = OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter()
-    install(provider_for(span_exporter, ratio))
-    log.info(f"tracing on: exporter={exporter}, sample ratio={ratio}", extra={"event": "tracing"})
+    install(provider_for(span_exporter, sample_ratio))
+    log.info(f"tracing on: exporter={exporter}, sample ratio={sample_ratio}", extra={"event": "tracing"})
 
 
 def span(name: str, **kwargs: Any) -> AbstractContextManager[Any]:
@@ -73,9 +79,26 @@ def span(name: str, **kwargs: Any) -> AbstractContextManager[Any]:
     return tracer.start_as_current_span(name, **kwargs)
 
 
-def server_span(name: str, headers: Mapping[str, str]) -> AbstractContextManager[Any]:
-    """The request's root span (it makes the sampling decision), or nothing with tracing off."""
+def wants(headers: Mapping[str, str]) -> bool:
+    """Should this request be traced? A caller's ``traceparent`` decides (its sampled flag), else
+    a draw at ``ratio``: the same outcome as ParentBased(TraceIdRatioBased) for random trace ids,
+    decided without building a span."""
     if not enabled:
+        return False
+    parent = headers.get("traceparent")
+    if parent:
+        parts = parent.strip().split("-")
+        if len(parts) == 4 and len(parts[1]) == 32 and len(parts[3]) == 2:
+            try:
+                return bool(int(parts[3], 16) & 1)
+            except ValueError:
+                pass
+    return random.random() < ratio
+
+
+def server_span(name: str, headers: Mapping[str, str]) -> AbstractContextManager[Any]:
+    """The request's root span when it is to be traced (see :func:`wants`), else nothing."""
+    if not wants(headers):
         return _NULL
     return tracer.start_as_current_span(name, context=incoming(headers), kind=trace.SpanKind.SERVER)
 
