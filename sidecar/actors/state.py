@@ -134,6 +134,13 @@ def _retire(state: ChannelState, ended: AdBreak | None) -> ChannelState:
     return ChannelState(current=None, history=history, base_msn=base_msn, base_dsn=base_dsn)
 
 
+def media_length(brk: AdBreak) -> float:
+    """How much media time a break covers: what it replaced once known, else its duration."""
+    if brk.replaced_seconds is not None:
+        return max(brk.replaced_seconds, 0.0)
+    return brk.duration_seconds
+
+
 def start_break(
     state: ChannelState,
     *,
@@ -154,13 +161,21 @@ def start_break(
     nothing, and neither restarts nor extends the break. Returns None when nothing changes."""
     if event_id is not None and state.knows_event(event_id):
         return None
-    running = state.active_break(now)
-    if running is not None:
-        if start_pdt is None or running.start_pdt is None:
-            raise BreakActive(running)
-        # In media time, a break may start where the running one ends (back-to-back breaks: the
-        # next CUE-OUT follows the CUE-IN while the wall clock still counts the first one).
-        if start_pdt < running.start_pdt + running.duration_seconds - 0.25:
+    if start_pdt is not None:
+        # Breaks never overlap in media time, whatever the wall clock says: a break may start
+        # where another ends (back-to-back breaks), not inside it. Media time runs behind the
+        # wall clock, so a break the wall clock calls over can still be playing.
+        for other in state.breaks():
+            if other.start_pdt is None or other.stopped_at is not None and other.duration_seconds <= 0:
+                continue
+            if (
+                other.start_pdt - 0.25 < start_pdt + duration
+                and start_pdt < other.start_pdt + media_length(other) - 0.25
+            ):
+                raise BreakActive(other)
+    else:
+        running = state.active_break(now)
+        if running is not None:
             raise BreakActive(running)
     event = event_id or f"{source}-{secrets.token_hex(6)}"
     new = AdBreak(

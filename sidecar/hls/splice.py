@@ -274,6 +274,23 @@ def _place(plan: BreakPlan, window: Sequence[Segment]) -> _Placed:
     return _Placed(plan, replaced, first, max(first, last))
 
 
+def _disjoint(plans: Sequence[BreakPlan]) -> list[BreakPlan]:
+    """Plans in start order, dropping any that starts inside an earlier one (the actor refuses
+    overlaps; this keeps older or foreign state from ever producing a broken playlist).
+    Deterministic, so every process drops the same ones."""
+    kept: list[BreakPlan] = []
+    for plan in sorted((p for p in plans if p.items), key=lambda p: (p.start, p.id)):
+        if kept:
+            last = kept[-1]
+            end = last.start + timedelta(
+                seconds=last.replaced_seconds if last.replaced_seconds is not None else last.duration
+            )
+            if _seconds(plan.start, end) < -TOLERANCE:
+                continue
+        kept.append(plan)
+    return kept
+
+
 def render_ssai(
     window: MediaPlaylist,
     plans: Sequence[BreakPlan],
@@ -283,7 +300,7 @@ def render_ssai(
     base: TimelineBase = TimelineBase(),
 ) -> Rendered:
     """Replace each break's content segments with its ad timeline, keeping MSN/DSN/PDT valid."""
-    plans, observations = observe_all(window, sorted(plans, key=lambda p: p.start))
+    plans, observations = observe_all(window, _disjoint(plans))
     segments = window.segments
     if not segments:
         return Rendered(window, tuple(observations))

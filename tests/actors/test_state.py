@@ -44,3 +44,15 @@ def test_json_round_trip() -> None:
     assert s1 is not None
     assert ChannelState.from_json(s1.to_json()) == s1
     assert ChannelState.from_json(None) == ChannelState()
+
+
+def test_breaks_never_overlap_in_media_time_even_after_the_wall_clock_ended_one() -> None:
+    s1 = start_break(ChannelState(), now=0.0, duration=10, source="manual", start_pdt=100.0)
+    assert s1 is not None
+    # The wall clock says the first break is over (now > ends_at) but its media time is not.
+    with pytest.raises(BreakActive):
+        start_break(s1, now=11.0, duration=10, source="manual", start_pdt=105.0)
+    with pytest.raises(BreakActive):
+        start_break(s1, now=11.0, duration=10, source="manual", start_pdt=95.0)
+    s2 = start_break(s1, now=11.0, duration=10, source="scte35", event_id="next", start_pdt=110.0)
+    assert s2 is not None and s2.current is not None and s2.current.start_pdt == 110.0, "back to back is fine"

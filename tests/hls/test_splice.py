@@ -214,3 +214,17 @@ def test_sgai_adds_one_stable_interstitial_per_break() -> None:
     # Once the whole break is behind the window it is gone.
     late = render_media(render_sgai(origin_window(130.5, 4.0, 6), [plan]))
     assert "interstitial" not in late
+
+
+def test_overlapping_plans_never_break_the_playlist() -> None:
+    """The actor refuses overlapping breaks; if state still holds two, the later one is ignored."""
+    items = items_for([10.0], 2.0, 20)
+    first = BreakPlan(id="a", start=EPOCH + timedelta(seconds=40), duration=20.0, items=items)
+    second = BreakPlan(id="b", start=EPOCH + timedelta(seconds=48), duration=20.0, items=items)
+    history = History({})
+    plans = [first, second]
+    for t in [x * 1.5 for x in range(20, 70)]:
+        rendered = render_ssai(origin_window(t, 4.0, 6), plans, bandwidth=800_000, target_duration=10)
+        check_reload(history, rendered.playlist, 800_000)
+        plans = apply(plans, rendered.observations)
+    assert plans[1].first_msn is None, "the overlapping break was never placed"
