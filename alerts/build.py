@@ -6,12 +6,12 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from alerts import alertmanager, service_rules, slo_rules
 from alerts.model import Alert, Group, rules_file
+from sidecar.telemetry import generated
 
 HERE = Path(__file__).resolve().parent
 RECORDING_FILE = HERE / "sidecar-rules.yml"
@@ -42,21 +42,11 @@ def outputs() -> dict[Path, str]:
 
 def stale() -> list[Path]:
     """Committed files whose content differs from what the code builds."""
-    return [p for p, text in outputs().items() if not p.exists() or p.read_text() != text]
+    return generated.stale(outputs())
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if the committed files are stale")
-    args = parser.parse_args(argv)
-    if args.check:
-        for path in stale():
-            print(f"stale: {path} (run python -m alerts.build)", file=sys.stderr)
-        return 1 if stale() else 0
-    for path, text in outputs().items():
-        path.write_text(text)
-        print(f"wrote {path}")
-    return 0
+    return generated.main(outputs, "alerts.build", __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tests.conftest import free_port, wait_http
+
 RESULTS = Path(__file__).parent / "results" / "manifest_throughput.json"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,25 +45,6 @@ app = web.Application()
 app.router.add_get("/{tail:.*}", handler)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=None, print=None)
 """
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def pinned(cpu: int, cmd: list[str]) -> list[str]:
@@ -121,7 +104,7 @@ def service_with_break(extra_env: dict[str, str] | None = None) -> Iterator[tupl
         procs.append(subprocess.Popen(pinned(1, [sys.executable, "-m", "sidecar", "origin", "--port", str(origin_port),
                                                  "--cues", "none"]), env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
-        wait(f"http://127.0.0.1:{origin_port}/live/sports1/master.m3u8")
+        wait_http(f"http://127.0.0.1:{origin_port}/live/sports1/master.m3u8")
         subprocess.run([sys.executable, "-m", "sidecar", "migrate"], env=env, check=True, capture_output=True)
         seed = (
             "import asyncio,sys\n"
@@ -138,7 +121,7 @@ def service_with_break(extra_env: dict[str, str] | None = None) -> Iterator[tupl
                                text=True).stdout.strip()
         procs.append(subprocess.Popen(pinned(0, [sys.executable, "-m", "sidecar", "serve"]), env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait(f"http://127.0.0.1:{admin}/healthz")
+        wait_http(f"http://127.0.0.1:{admin}/healthz")
         req = urllib.request.Request(f"http://127.0.0.1:{admin}/admin/channels/sports1/cue", method="POST",
                                      data=json.dumps({"action": "start", "duration": 600}).encode(),
                                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
@@ -170,7 +153,7 @@ def main(seconds: int, connections: int) -> dict[str, object]:
                                                     str(base_port)]), stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL)
         try:
-            wait(f"http://127.0.0.1:{base_port}/x")
+            wait_http(f"http://127.0.0.1:{base_port}/x")
             wrk(url, 2, connections)  # warm-up
             sidecar = wrk(url, seconds, connections)
             baseline = wrk(f"http://127.0.0.1:{base_port}/demo/sports1/800k.m3u8", seconds, connections)

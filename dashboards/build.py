@@ -7,7 +7,6 @@ tests/observability) can fail when it was not regenerated after a code or thresh
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from dashboards import ads, channel, overview
+from sidecar.telemetry import generated
 
 HERE = Path(__file__).resolve().parent
 BUILDERS: dict[str, Callable[[], Dashboard]] = {
@@ -41,21 +41,12 @@ def load_all() -> list[dict[str, Any]]:
 
 
 def stale() -> list[Path]:
-    return [p for p, text in outputs().items() if not p.exists() or p.read_text() != text]
+    """Committed files whose content differs from what the code builds."""
+    return generated.stale(outputs())
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if the committed JSON is stale")
-    args = parser.parse_args(argv)
-    if args.check:
-        for path in stale():
-            print(f"stale: {path} (run python -m dashboards.build)", file=sys.stderr)
-        return 1 if stale() else 0
-    for path, text in outputs().items():
-        path.write_text(text)
-        print(f"wrote {path}")
-    return 0
+    return generated.main(outputs, "dashboards.build", __doc__, argv)
 
 
 if __name__ == "__main__":

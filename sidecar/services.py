@@ -20,6 +20,7 @@ from sidecar.config.store import Store
 from sidecar.redis_link import RedisLink
 from sidecar.settings import Settings
 from sidecar.stitch.engine import Stitcher
+from sidecar.tasks import cancel_all
 
 log = logging.getLogger("sidecar.services")
 
@@ -102,12 +103,7 @@ class Services:
                 await self.cache.retry_pending()
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         await self.actors.close()
         if self.beacons is not None:
             await self.beacons.close()

@@ -22,6 +22,7 @@ from sidecar.actors.durable import DurableState, Stored
 from sidecar.actors.lifecycle import classify_start
 from sidecar.actors.state import ChannelState
 from sidecar.bus import Bus
+from sidecar.tasks import cancel_all
 from sidecar.telemetry import catalogue as m
 from sidecar.telemetry.logging import log_event
 
@@ -243,12 +244,7 @@ class ActorRuntime:
         )
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         for name in list(self._actors):
             with contextlib.suppress(Exception):
                 await self.evict(name, "shutdown")

@@ -166,7 +166,7 @@ def start_break(
         # where another ends (back-to-back breaks), not inside it. Media time runs behind the
         # wall clock, so a break the wall clock calls over can still be playing.
         for other in state.breaks():
-            if other.start_pdt is None or other.stopped_at is not None and other.duration_seconds <= 0:
+            if other.start_pdt is None or (other.stopped_at is not None and other.duration_seconds <= 0):
                 continue
             if (
                 other.start_pdt - 0.25 < start_pdt + duration

@@ -39,24 +39,11 @@ from sidecar.config.store import Store
 from sidecar.demo import seed
 from sidecar.origin import OriginConfig
 from sidecar.telemetry.catalogue import metric_names
-from tests.conftest import REDIS_URL, RedisServer, free_port, sidecar_cmd, unique_slug
+from tests.conftest import REDIS_URL, RedisServer, free_port, sidecar_cmd, unique_slug, wait_http
 from tests.observability.exprs import RULE_FILES, dashboard_exprs, rule_exprs
 
 pytestmark = pytest.mark.slow
 FOR = "2s"  # every rule's `for:` in this test (thresholds are untouched)
-
-
-def wait_http(url: str, timeout: float = 40.0) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer")
 
 
 @dataclass
