@@ -22,6 +22,7 @@ from typing import Any
 from sidecar.actors.durable import DurableState, Stored, VersionConflict
 from sidecar.actors.state import ChannelState
 from sidecar.telemetry import catalogue as m
+from sidecar.telemetry import hot
 from sidecar.telemetry.logging import log_event
 
 log = logging.getLogger("sidecar.actors")
@@ -65,8 +66,8 @@ class ChannelActor:
         self._young_logged = 0
         self._durable = durable
         # Metric children resolved once: touch() runs on every viewer request.
-        self._age_histogram = m.child(m.actor_instance_age_seconds, org_slug, channel_slug)
-        self._young_counter = m.child(m.actor_young_instance_requests_total, org_slug, channel_slug)
+        self._age_histogram = hot.histogram(m.actor_instance_age_seconds, org_slug, channel_slug)
+        self._young_counter = hot.counter(m.actor_young_instance_requests_total, org_slug, channel_slug)
         self._publish = publish
         self._lock = asyncio.Lock()
         self.stored = Stored(ChannelState(), 0, 0.0)

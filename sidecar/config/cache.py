@@ -25,6 +25,7 @@ from sidecar.config.models import ChannelConfig
 from sidecar.config.store import Store
 from sidecar.redis_link import RedisUnavailable
 from sidecar.telemetry import catalogue as m
+from sidecar.telemetry import hot
 
 log = logging.getLogger("sidecar.config.cache")
 
@@ -48,7 +49,8 @@ class Lookup:
 
 
 class L1:
-    """Bounded LRU of decoded configs with per-key version floors from invalidations."""
+    """Bounded map of decoded configs (oldest inserted evicted first; entries live seconds) with
+    per-key version floors from invalidations."""
 
     def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
         self.ttl = ttl
@@ -64,7 +66,6 @@ class L1:
         if expires <= time.monotonic():
             del self._entries[key]
             return None
-        self._entries.move_to_end(key)
         return lookup
 
     def put(self, key: str, lookup: Lookup, ttl: float | None = None) -> bool:
@@ -117,6 +118,8 @@ class ConfigCache:
         self.negative_ttl = negative_ttl
         self.l1 = L1(l1_ttl)
         self._flights: dict[str, asyncio.Future[tuple[Lookup, str]]] = {}
+        self._l1_hits = hot.counter(m.config_lookups_total, "l1", "hit")
+        self._hits_by_channel: dict[tuple[str, str], hot.HotCounter] = {}
         self._pending: list[list[tuple[str, int]]] = []
         bus.subscribe(TOPIC, self._on_message, on_reconnect=self.l1.clear)
 
@@ -139,9 +142,16 @@ class ConfigCache:
         hit = self.l1.get(f"channel:{org_slug}:{channel_slug}")
         if hit is None or hit.config is None:
             return None
-        m.child(m.config_lookups_total, "l1", "hit").inc()
-        m.child(m.config_cache_requests_total, hit.config.org_slug, hit.config.slug, "hit").inc()
-        return hit.config
+        self._l1_hits.inc()
+        config = hit.config
+        key = (config.org_slug, config.slug)  # the labels: a rename counts under the new name
+        counted = self._hits_by_channel.get(key)
+        if counted is None:
+            counted = self._hits_by_channel[key] = hot.counter(
+                m.config_cache_requests_total, config.org_slug, config.slug, "hit"
+            )
+        counted.inc()
+        return config
 
     @staticmethod
     def _count(lookup: Lookup, source: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 
 from sidecar import __version__
+from sidecar.telemetry import hot
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -28,6 +29,8 @@ SLOW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 3
 AGE_BUCKETS = (1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0, 21600.0, 86400.0)
 
 registry: CollectorRegistry = REGISTRY
+# Folds hot-path accumulators into the metrics below; collected first (registration order).
+registry.register(hot.FlushOnCollect())
 
 _children: dict[tuple[int, tuple[str, ...]], Any] = {}
 

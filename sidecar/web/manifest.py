@@ -20,15 +20,17 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from multidict import CIMultiDict
 from opentelemetry.trace import Span
 
 from sidecar.actors.channel import ChannelActor, PersistError
 from sidecar.config.models import ChannelConfig
+from sidecar.services import Services
 from sidecar.stitch.engine import NotFoundError, Stitcher
-from sidecar.stitch.mode import choose_mode
+from sidecar.stitch.mode import MODES, choose_mode
 from sidecar.stitch.origin import OriginError
 from sidecar.telemetry import catalogue as m
-from sidecar.telemetry import tracing
+from sidecar.telemetry import hot, tracing
 from sidecar.web.cue import resolve_colo
 from sidecar.web.keys import SERVICES
 from sidecar.web.problem import Problem
@@ -74,24 +76,26 @@ def _origin_problem(exc: OriginError, config: ChannelConfig) -> Problem:
     )
 
 
-_HEADERS: dict[tuple[str, int, str], dict[str, str]] = {}
+_HEADERS: dict[tuple[str, int, str], CIMultiDict[str]] = {}
 
 
-def _headers(config: ChannelConfig, mode: str) -> dict[str, str]:
+def _headers(config: ChannelConfig, mode: str) -> CIMultiDict[str]:
     """Response headers per (channel, config version, mode): built once, not per request."""
     key = (config.id, config.version, mode)
     found = _HEADERS.get(key)
     if found is None:
         if len(_HEADERS) > 10_000:
             _HEADERS.clear()
-        found = _HEADERS[key] = {
-            "Content-Type": HLS,
-            "X-Config-Version": str(config.version),
-            "X-Ad-Mode": mode,
-            "Cache-Control": f"max-age={config.manifest_cache_max_age_seconds}",
-            # Browser players on any page may read playlists (plain GETs: no preflight needed).
-            "Access-Control-Allow-Origin": "*",
-        }
+        found = _HEADERS[key] = CIMultiDict(
+            {
+                "Content-Type": HLS,
+                "X-Config-Version": str(config.version),
+                "X-Ad-Mode": mode,
+                "Cache-Control": f"max-age={config.manifest_cache_max_age_seconds}",
+                # Browser players on any page may read playlists (plain GETs: no preflight needed).
+                "Access-Control-Allow-Origin": "*",
+            }
+        )
     return found
 
 
@@ -205,8 +209,17 @@ async def not_found(request: web.Request) -> web.Response:
     return Problem(404, "not-found", f"no such resource: {request.path}").response(request.path)
 
 
+def _mode(config: ChannelConfig, request: web.Request) -> str:
+    """``choose_mode`` without parsing the query string in the common case (``?mode=ssai``, the
+    form our master pins on every variant URI)."""
+    query = request.query_string
+    if query.startswith("mode=") and "&" not in query and query[5:] in MODES and config.mode == "auto":
+        return query[5:]
+    return choose_mode(config.mode, request.query, request.headers)
+
+
 def _fast_media(
-    slow: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    slow: Callable[[web.Request], Awaitable[web.StreamResponse]], svc: Services
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The variant playlist's fast path: every player reloads it every target duration.
 
@@ -216,27 +229,38 @@ def _fast_media(
     takes the full path, which is the reference behaviour.
     """
 
+    settings = svc.settings
+    counters: dict[tuple[str, str, str], hot.HotCounter] = {}
+    latency = hot.histogram(m.manifest_request_seconds, "media")
+
     async def handler(request: web.Request) -> web.StreamResponse:
-        if tracing.wants(request.headers):
+        if tracing.enabled and tracing.wants(request.headers):
             return await slow(request)
         started = time.perf_counter()
-        svc = request.app[SERVICES]
         info = request.match_info
         config = svc.cache.peek(info["org"], info["channel"])
         stitcher = svc.stitcher
         if config is None or stitcher is None or config.status == "archived" or config.org_status != "active":
             return await slow(request)
-        actor = svc.actors.peek(resolve_colo(request, svc.settings), config.org_slug, config.id, config.slug)
+        colo = resolve_colo(request, settings) if settings.trust_colo_header else settings.colo
+        actor = svc.actors.peek(colo, config.org_slug, config.id, config.slug)
         if actor is None:
             return await slow(request)
-        hit = stitcher.peek(config, actor, info["variant"], choose_mode(config.mode, request.query, request.headers))
+        hit = stitcher.peek(config, actor, info["variant"], _mode(config, request))
         if hit is None:
             return await slow(request)
         body, mode = hit
         actor.touch()
         response = _playlist(body, config, mode)
-        m.child(m.manifest_requests_total, config.org_slug, config.slug, "media", mode, "200").inc()
-        m.child(m.manifest_request_seconds, "media").observe(time.perf_counter() - started)
+        # Keyed by the labels themselves: a renamed channel counts under its new name at once.
+        key = (config.org_slug, config.slug, mode)
+        counted = counters.get(key)
+        if counted is None:
+            counted = counters[key] = hot.counter(
+                m.manifest_requests_total, config.org_slug, config.slug, "media", mode, "200"
+            )
+        counted.inc()
+        latency.observe(time.perf_counter() - started)
         return response
 
     return handler
@@ -245,7 +269,8 @@ def _fast_media(
 def setup(app: web.Application) -> None:
     # The variant route is the hot one (players reload it every target duration): match it first.
     app.router.add_get(
-        "/{org}/{channel}/{variant:(?!master\\.m3u8$)[^{}/]+}.m3u8", _fast_media(_measured("media", media))
+        "/{org}/{channel}/{variant:(?!master\\.m3u8$)[^{}/]+}.m3u8",
+        _fast_media(_measured("media", media), app[SERVICES]),
     )
     app.router.add_get("/{org}/{channel}/master.m3u8", _measured("master", master))
     app.router.add_get("/{org}/{channel}/assets.json", _measured("assets", assets))
