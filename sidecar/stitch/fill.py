@@ -87,9 +87,16 @@ async def _hls_variants(client: OriginClient, url: str, bitrate_kbps: int | None
 
 
 def _pod_for(creative: LinearCreative, pods: list[AdPod]) -> AdPod | None:
+    """The pre-transcoded pod of a creative: by creative id / ad id / universal ad id, else by
+    one of its media file URLs being one of the pod's renditions."""
     keys = {k for k in (creative.id, creative.ad_id, creative.universal_ad_id) if k}
-    for pod in pods:
-        if pod.status == "active" and pod.vast_creative_id in keys:
+    media = {mf.url for mf in creative.media_files}
+    active = [pod for pod in pods if pod.status == "active"]
+    for pod in active:
+        if pod.vast_creative_id in keys:
+            return pod
+    for pod in active:
+        if any(v.playlist_url in media for v in pod.variants):
             return pod
     return None
 

@@ -126,3 +126,35 @@ async def test_no_pod_and_failed_vast_is_slate_with_the_reason(setup: Setup, ad_
         "slate is not filled ad time"
 
 
+
+
+async def test_vast_creative_matches_a_pod_by_media_url(setup: Setup) -> None:
+    """A creative whose MediaFile is one of a pod's renditions plays that pod's segments."""
+    from aiohttp import web as aioweb
+
+    o = setup.origin_base
+    resp = await setup.stack.admin.post("/admin/ad-pods", json={
+        "slug": "by-url", "name": "By URL", "durationSeconds": 10,
+        "variants": [{"bitrateBps": 800_000, "playlistUrl": f"{o}/ads/pod-short/800k.m3u8"}]},
+        headers=setup.tenant.auth)
+    assert resp.status == 201
+    vast = f"""<VAST version="4.2"><Ad id="a"><InLine><AdSystem>t</AdSystem><AdTitle>t</AdTitle>
+<Impression><![CDATA[http://127.0.0.1:9/i]]></Impression><Creatives><Creative id="unknown-id"><Linear>
+<Duration>00:00:10</Duration><MediaFiles><MediaFile delivery="progressive" type="video/mp4" width="1" height="1">
+<![CDATA[{o}/ads/pod-short/800k.m3u8]]></MediaFile></MediaFiles></Linear></Creative></Creatives></InLine></Ad></VAST>"""
+
+    async def handler(_request: aioweb.Request) -> aioweb.Response:
+        return aioweb.Response(text=vast, content_type="application/xml")
+
+    app = aioweb.Application()
+    app.router.add_get("/vast", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        await setup.channel(slug="cueout", stream="cueout", vastEnabled=True,
+                            vastUrl=f"http://127.0.0.1:{server.port}/vast")
+        ads = await ads_in_break(setup, "cueout")
+        assert sum("pod-short/800k/" in u for u in ads) == 3
+        assert decisions(setup, "cueout", "vast", "ok") >= 1
+    finally:
+        await server.close()
