@@ -236,19 +236,27 @@ def _fast_media(
     async def handler(request: web.Request) -> web.StreamResponse:
         if tracing.enabled and tracing.wants(request.headers):
             return await slow(request)
+        try:
+            response = fast(request)
+        except Exception:  # never a bare 500: the full path answers (and reports) instead
+            log.exception("fast path failed", extra={"event": "fast_path_error", "path": request.path})
+            response = None
+        return response if response is not None else await slow(request)
+
+    def fast(request: web.Request) -> web.Response | None:
         started = time.perf_counter()
         info = request.match_info
         config = svc.cache.peek(info["org"], info["channel"])
         stitcher = svc.stitcher
         if config is None or stitcher is None or config.status == "archived" or config.org_status != "active":
-            return await slow(request)
+            return None
         colo = resolve_colo(request, settings) if settings.trust_colo_header else settings.colo
         actor = svc.actors.peek(colo, config.org_slug, config.id, config.slug)
         if actor is None:
-            return await slow(request)
+            return None
         hit = stitcher.peek(config, actor, info["variant"], _mode(config, request))
         if hit is None:
-            return await slow(request)
+            return None
         body, mode = hit
         actor.touch()
         response = _playlist(body, config, mode)
