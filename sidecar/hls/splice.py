@@ -109,10 +109,6 @@ class Observation:
 class Rendered:
     playlist: MediaPlaylist
     observations: tuple[Observation, ...] = ()
-    ad_segments: int = 0
-    slate_segments: int = 0
-    # Breaks whose first replaced segment is in this window (for ad-start beacons and metrics).
-    breaks_in_window: tuple[str, ...] = field(default=())
     # (break id, item index) of every ad/slate item this playlist shows: what viewers can play.
     exposed: tuple[tuple[str, int], ...] = field(default=())
 
@@ -331,8 +327,6 @@ def render_ssai(
 
     out: list[Segment] = []
     exposed: list[tuple[str, int]] = []
-    counts = {"ad": 0, "slate": 0}
-    starts: list[str] = []
     done: set[str] = set()
     for seg in segments:
         pl = owner.get(seg.msn)
@@ -349,8 +343,6 @@ def render_ssai(
             continue
         done.add(plan.id)
         assert plan.first_msn is not None and plan.first_pdt is not None
-        if pl.replaced[0].msn == plan.first_msn:
-            starts.append(plan.id)
         first_out = plan.first_msn + shift_before(plan.first_msn)
         total = plan.replaced_seconds if plan.final else plan.duration
         offsets = _offsets(plan.items)
@@ -372,7 +364,6 @@ def render_ssai(
                     tags=(marker,),
                 )
             )
-            counts["slate" if item.kind == "slate" else "ad"] += 1
             exposed.append((plan.id, j))
     _check_numbering(out)
     longest = max((math.ceil(s.duration - 1e-9) for s in out), default=0)
@@ -387,7 +378,7 @@ def render_ssai(
         cues=(),
         source=None,
     )
-    return Rendered(playlist, tuple(observations), counts["ad"], counts["slate"], tuple(starts), tuple(exposed))
+    return Rendered(playlist, tuple(observations), tuple(exposed))
 
 
 _CUE_PREFIXES = ("#EXT-X-CUE-OUT", "#EXT-X-CUE-IN", "#EXT-OATCLS-SCTE35", "#EXT-X-SCTE35", "#EXT-X-SPLICEPOINT-SCTE35")
