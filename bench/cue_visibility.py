@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import time
 from pathlib import Path
 
 import aiohttp
 
+from bench.environment import write_result
 from sidecar.config.migrate import upgrade
 from sidecar.config.models import ChannelIn
 from sidecar.config.store import Store
@@ -95,5 +95,4 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--cues", type=int, default=50)
     result = asyncio.run(main(parser.parse_args().cues))
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(RESULTS, result)

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.environment import write_result
 from tests.conftest import free_port, wait_http
 
 RESULTS = Path(__file__).parent / "results" / "manifest_throughput.json"
@@ -169,8 +170,7 @@ def main(seconds: int, connections: int) -> dict[str, object]:
             baseline_proc.wait(timeout=10)
             shutil.rmtree(tmp, ignore_errors=True)
     return {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "seconds": seconds, "connections": connections, "cpus": os.cpu_count(),
+        "seconds": seconds, "connections": connections,
         "baseline_from_memory": baseline, "sidecar_variant_with_break": sidecar,
         "ratio_requests_per_second": round(statistics.median(ratios), 3),
         "ratio_per_round": [round(r, 3) for r in ratios],
@@ -185,5 +185,4 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
     result = main(args.seconds, args.connections)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(RESULTS, result)

@@ -9,10 +9,9 @@ output is discarded, at the default ``SIDECAR_OTEL_SAMPLE_RATIO``). The target i
 from __future__ import annotations
 
 import argparse
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.environment import write_result
 from bench.manifest_throughput import service_with_break, wrk
 from sidecar.settings import Settings
 
@@ -27,7 +26,6 @@ def main(seconds: int, connections: int) -> dict[str, object]:
             runs[label] = wrk(url, seconds, connections)
     ratio = runs["on"]["requests_per_second"] / runs["off"]["requests_per_second"]
     return {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "sample_ratio": Settings.model_fields["otel_sample_ratio"].default,
         "tracing_off": runs["off"], "tracing_on": runs["on"],
         "throughput_ratio_on_to_off": round(ratio, 3), "cost_percent": round((1 - ratio) * 100, 1),
@@ -40,5 +38,4 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
     result = main(args.seconds, args.connections)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(RESULTS, result)

@@ -107,7 +107,10 @@ def loadtest(
 
     missing = [name for name in ("matplotlib", "tqdm") if importlib.util.find_spec(name) is None]
     if missing:
-        raise click.ClickException(f"sidecar loadtest needs {' and '.join(missing)}: pip install {' '.join(missing)}")
+        raise click.ClickException(
+            f"sidecar loadtest needs {' and '.join(missing)} (the loadtest extra): "
+            "pip install --require-hashes --no-deps -r requirements/loadtest.txt, or pip install 'sidecar[loadtest]'"
+        )
 
     from sidecar.loadtest.config import LoadConfig
     from sidecar.loadtest.runner import run
