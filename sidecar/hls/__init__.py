@@ -5,6 +5,7 @@ render every output from the structured window (``render_media``). ``rewrite_mas
 URIs of a master playlist and leaves every other byte alone.
 """
 
+from sidecar.hls.attributes import parse_attributes, parse_pdt
 from sidecar.hls.cues import cues_of, detect_cues, pdt_key, snap_to_boundary
 from sidecar.hls.model import (
     Cue,
@@ -17,7 +18,7 @@ from sidecar.hls.model import (
     SegmentSource,
     Variant,
 )
-from sidecar.hls.parse import PlaylistError, parse_attributes, parse_master, parse_media, parse_pdt
+from sidecar.hls.parse import PlaylistError, parse_master, parse_media
 from sidecar.hls.scte35 import (
     SEGMENTATION_TYPES,
     Scte35Info,

@@ -27,8 +27,8 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from sidecar.hls.attributes import parse_attributes, parse_pdt
 from sidecar.hls.model import Cue, CueDialect, CueKind, MediaPlaylist, Segment
-from sidecar.hls.parse import parse_attributes, parse_pdt
 from sidecar.hls.scte35 import Scte35Info, Signal, decode_scte35, signals
 
 CUE_TAG_PREFIXES = (

@@ -31,9 +31,10 @@ never compared as text.
 from __future__ import annotations
 
 import math
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from sidecar.hls.attributes import parse_attributes, parse_pdt
+from sidecar.hls.cues import detect_cues
 from sidecar.hls.model import (
     HeaderSource,
     MasterPlaylist,
@@ -105,43 +106,6 @@ class PlaylistError(ValueError):
         self.reason = reason
         self.detail = detail
         self.line = line
-
-
-# ---------------------------------------------------------------------------------------------
-# Small public helpers
-# ---------------------------------------------------------------------------------------------
-
-_ATTR_RE = re.compile(r'\s*([A-Za-z0-9_-]+)\s*=\s*("[^"]*"|[^,]*)\s*(?:,|$)')
-
-
-def parse_attributes(text: str) -> dict[str, str]:
-    """An RFC 8216 attribute list as a dict in source order, with quotes removed.
-
-    Lenient on purpose: attributes it cannot read are skipped rather than fatal, because this
-    reads tags that are passed through verbatim anyway.
-    """
-    out: dict[str, str] = {}
-    for m in _ATTR_RE.finditer(text):
-        value = m.group(2).strip()
-        if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
-            value = value[1:-1]
-        out[m.group(1)] = value
-    return out
-
-
-def parse_pdt(text: str) -> datetime:
-    """An ISO 8601 / RFC 3339 date-time as an aware UTC datetime. Raises ValueError."""
-    t = text.strip().strip('"')
-    if len(t) < 19 or t[10] not in "Tt ":
-        raise ValueError(f"not a date-time: {text!r}")
-    if t[-1] == "z":
-        t = t[:-1] + "Z"
-    dt = datetime.fromisoformat(t)
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    if dt.tzinfo is not UTC:
-        dt = dt.astimezone(UTC)
-    return dt
 
 
 def _split_lines(text: str, max_chars: int, max_lines: int) -> list[str]:
@@ -219,8 +183,6 @@ class _Block:
 
 def parse_media(text: str, *, max_chars: int = MAX_CHARS, max_lines: int = MAX_LINES) -> MediaPlaylist:
     """Parse a media playlist. Raises ``PlaylistError``; never returns a partial result."""
-    from sidecar.hls.cues import detect_cues  # cues builds on this module's lexical helpers
-
     lines = _split_lines(text, max_chars, max_lines)
 
     version: int | None = None
