@@ -49,7 +49,7 @@ def _migrate(settings: Settings) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="sidecar")
+@click.version_option(package_name="sidecar-ssai")
 def main() -> None:
     """Live-HLS server-side ad insertion with the observability an SRE team needs."""
 

@@ -38,7 +38,7 @@ def closure(name: str) -> dict[str, str]:
 
 
 def test_no_copyleft_in_runtime_dependencies() -> None:
-    deps = closure("sidecar")
+    deps = closure("sidecar-ssai")
     assert "threefive" in deps and "aiohttp" in deps, "the closure walk found the real dependencies"
     offenders = {name: lic for name, lic in deps.items() if COPYLEFT.search(lic)}
     assert offenders == {}
