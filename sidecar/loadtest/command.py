@@ -109,7 +109,8 @@ def loadtest(
     if missing:
         raise click.ClickException(
             f"sidecar loadtest needs {' and '.join(missing)} (the loadtest extra): "
-            "pip install --require-hashes --no-deps -r requirements/loadtest.txt, or pip install 'sidecar-ssai[loadtest]'"
+            "pip install --require-hashes --no-deps -r requirements/loadtest.txt, "
+            "or pip install 'sidecar-ssai[loadtest]'"
         )
 
     from sidecar.loadtest.config import LoadConfig

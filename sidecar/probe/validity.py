@@ -2,7 +2,8 @@
 
 For every (target, channel, mode) a watcher reads the master playlist, then reloads every
 variant it lists once per target duration. Each reload is one check: it must fetch (200),
-parse (``sidecar.hls.parse.parse_media``), keep the reload invariants of
+parse, by ``m3u8`` and by ``sidecar.hls.parse`` alike (``sidecar.probe.independent``: the two must
+agree, and the invariants run on ``m3u8``'s reading), keep the reload invariants of
 ``sidecar.probe.invariants.check_reload`` against the previous reloads of that variant, and have
 balanced ad markers (``check_markers``). A check counts ``ssai_probe_manifest_checks_total
 {channel, result}`` once, and a failed one also ``ssai_probe_manifest_failures_total{channel,
@@ -29,6 +30,7 @@ import aiohttp
 from sidecar.hls.model import MediaPlaylist
 from sidecar.hls.parse import PlaylistError, parse_master, parse_media
 from sidecar.probe.config import ProbeConfig, Target
+from sidecar.probe.independent import ParsersDisagree, compare, read_media
 from sidecar.probe.invariants import REASONS, History, InvariantViolation, Reason, check_markers, check_reload
 from sidecar.telemetry import catalogue as m
 from sidecar.telemetry.logging import log_event
@@ -95,7 +97,11 @@ class VariantState:
         """Parse and check one reload; raises CheckFailed with the first rule broken."""
         try:
             pl = parse_media(text)
-        except PlaylistError as exc:
+            independent = read_media(text)
+            compare(pl, independent)
+        except ParsersDisagree as exc:
+            raise CheckFailed("parse", f"{self.url}: the parsers disagree: {exc}") from None
+        except (PlaylistError, ValueError) as exc:
             raise CheckFailed("parse", f"{self.url}: {exc}") from None
         if self.last_ok is not None and self.history.last is not None:
             # Reloaded later than the window lasts (minus one segment): segments may have slid by
@@ -111,7 +117,7 @@ class VariantState:
                 )
                 self.reset()
         try:
-            check_reload(self.history, pl, self.url)
+            check_reload(self.history, independent, self.url)
             self.history.forget_before(pl.media_sequence)
             check_markers(pl, self.url)
         except InvariantViolation as exc:
