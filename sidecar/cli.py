@@ -572,9 +572,11 @@ def seed(origin_url: str, org_slug: str, channel_slug: str, token_file: str | No
 
 def _register_tools() -> None:
     """Commands that live beside their packages (their modules import lazily)."""
+    from sidecar.channel_command import channel
     from sidecar.loadtest.command import loadtest
     from sidecar.probe.command import probe
 
+    main.add_command(channel)
     main.add_command(probe)
     main.add_command(loadtest)
 
