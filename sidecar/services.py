@@ -17,6 +17,8 @@ from sidecar.config.cache import ConfigCache
 from sidecar.config.invalidation import Invalidator
 from sidecar.config.kv import KV, MemoryKV, RedisKV
 from sidecar.config.store import Store
+from sidecar.net.client import client_session
+from sidecar.net.policy import UrlPolicy
 from sidecar.redis_link import RedisLink
 from sidecar.settings import Settings
 from sidecar.stitch.engine import Stitcher
@@ -37,6 +39,7 @@ class Services:
     redis: RedisLink | None = None
     stitcher: Stitcher | None = None
     beacons: BeaconQueue | None = None
+    url_policy: UrlPolicy = field(default_factory=UrlPolicy)
     _session: aiohttp.ClientSession | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -69,15 +72,17 @@ class Services:
             young_seconds=settings.actor_young_seconds,
             version_check_seconds=settings.actor_version_check_seconds,
         )
-        return cls(settings, store, kv, bus, cache, Invalidator(cache), actors, redis)
+        policy = UrlPolicy(settings.url_allow_entries)
+        for address in settings.listen_addresses:
+            policy.add_listener(address.host, address.port)
+        return cls(settings, store, kv, bus, cache, Invalidator(cache), actors, redis, url_policy=policy)
 
     async def start(self) -> None:
         await self.bus.start()
         await self.actors.start()
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=10),
-            connector=aiohttp.TCPConnector(limit=200, ttl_dns_cache=60),
-            headers={"User-Agent": "sidecar-ssai"},
+        # Every URL this session fetches was chosen by a tenant: the URL policy checks each connection.
+        self._session = client_session(
+            self.url_policy, timeout=aiohttp.ClientTimeout(total=10), headers={"User-Agent": "sidecar-ssai"}
         )
         self.beacons = (
             RedisBeaconQueue(self.redis, self._session, consumer_name())

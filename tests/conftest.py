@@ -30,6 +30,11 @@ from sidecar.services import Services
 from sidecar.settings import Settings
 from sidecar.web.app import build_admin_app, build_viewer_app
 
+# The tests' origins, ad servers and beacon receivers all run on 127.0.0.1, which the URL policy
+# denies by default: the test deployment allows it, as an operator's would (the service's own
+# listeners stay denied). Tests of the policy itself set their own allow list.
+os.environ.setdefault("SIDECAR_URL_ALLOW", "127.0.0.1")
+
 PG_ADMIN_URL = os.environ.get("SIDECAR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SIDECAR_TEST_REDIS", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,6 +147,8 @@ async def start_stack(**overrides: Any) -> Stack:
     viewer = TestClient(TestServer(build_viewer_app(svc), host="127.0.0.1"))
     await admin.start_server()
     await viewer.start_server()
+    for client in (admin, viewer):  # as run_apps does for the sockets it binds
+        svc.url_policy.add_listener("127.0.0.1", client.port)  # type: ignore[arg-type]
     return Stack(svc, admin, viewer)
 
 

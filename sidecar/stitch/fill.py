@@ -25,6 +25,7 @@ from sidecar.actors.state import AdTrackingState, AssetState, PlanItemState
 from sidecar.ads.vast import Ad, LinearCreative, fetch_vast
 from sidecar.config.models import AdPod, ChannelConfig, Slate, Variant
 from sidecar.hls.parse import PlaylistError, parse_master, parse_media
+from sidecar.net.client import fetching
 from sidecar.stitch.origin import OriginClient, OriginError
 from sidecar.telemetry import catalogue as m
 
@@ -55,7 +56,8 @@ async def timeline_of(
     parsed = []
     for variant in sorted(variants, key=lambda v: v.bitrate_bps):
         try:
-            fetched = await client.get(variant.playlist_url, ttl=ASSET_TTL)
+            with fetching("ad_media"):
+                fetched = await client.get(variant.playlist_url, ttl=ASSET_TTL)
             parsed.append((variant, parse_media(fetched.text)))
         except (OriginError, PlaylistError) as exc:
             log.warning(f"rendition {variant.playlist_url} unusable: {exc}", extra={"event": "ad_rendition_unusable"})
@@ -79,7 +81,8 @@ async def timeline_of(
 
 async def _hls_variants(client: OriginClient, url: str, bitrate_kbps: int | None) -> list[Variant]:
     """A VAST HLS MediaFile is usually a multivariant playlist; a media playlist is one rendition."""
-    fetched = await client.get(url, ttl=ASSET_TTL)
+    with fetching("ad_media"):
+        fetched = await client.get(url, ttl=ASSET_TTL)
     if "#EXT-X-STREAM-INF" in fetched.text:
         master = parse_master(fetched.text)
         return [Variant(bitrate_bps=v.bandwidth, playlist_url=urljoin(url, v.uri)) for v in master.variants]

@@ -125,6 +125,8 @@ async def run_apps(svc: Services, *, ready: Callable[[list[str]], None] | None =
             await runner.setup()
             site = web.TCPSite(runner, address.host, address.port, reuse_address=True, reuse_port=shared or None)
             await site.start()
+            for bound in runner.addresses:  # the real ports (port 0 binds a free one)
+                svc.url_policy.add_listener(str(bound[0]), int(bound[1]))
             runners.append(runner)
             urls.append(f"http://{address}")
         if ready is not None:
