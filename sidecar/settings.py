@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sidecar.net.policy import AllowEntry, parse_allow_list
+from sidecar.telemetry import redact
 
 ENV_PREFIX = "SIDECAR_"
 COLO_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
@@ -76,12 +77,14 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
+    # repr=False: these carry passwords; a Settings object in a traceback must not show them.
     database_url: str = Field(
         default="sqlite:///sidecar.db",
         description="SQL store: sqlite:///path (default, embedded) or postgresql://user@host/db",
+        repr=False,
     )
     redis_url: str | None = Field(
-        default=None, description="Redis for cache, bus and queues; unset means in-process equivalents"
+        default=None, description="Redis for cache, bus and queues; unset means in-process equivalents", repr=False
     )
     colo: str = Field(default="LOCAL", description="Location label of this process (the seed's colo)")
     trust_colo_header: bool = Field(
@@ -304,7 +307,7 @@ def load_settings(**overrides: Any) -> Settings:
     if unknown:
         raise SettingsError(f"{unknown[0]}: unknown setting (a typo?)")
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -314,3 +317,5 @@ def load_settings(**overrides: Any) -> Settings:
                 name, message = (part.strip() for part in message.split(":", 1))
             problems.append(f"{ENV_PREFIX}{(name or '?').upper()}: {message}")
         raise SettingsError("; ".join(problems)) from None
+    redact.register([settings.database_url, settings.redis_url])
+    return settings
