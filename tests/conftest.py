@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -258,6 +259,13 @@ class ServiceProcess:
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        # A file, not a pipe: nobody reads a pipe while the service runs, and a full one blocks it.
+        self.log = tempfile.NamedTemporaryFile(prefix="sidecar-serve-", suffix=".log")
+
+    @property
+    def output(self) -> str:
+        """Everything the process printed so far (stderr: its logs)."""
+        return Path(self.log.name).read_text(errors="replace")
 
     @property
     def viewer(self) -> str:
@@ -270,14 +278,11 @@ class ServiceProcess:
     def start(self, timeout: float = 30.0) -> None:
         import urllib.request
 
-        self.proc = subprocess.Popen(
-            sidecar_cmd("serve"), env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        self.proc = subprocess.Popen(sidecar_cmd("serve"), env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"sidecar serve exited: {err[-2000:]}")
+                raise RuntimeError(f"sidecar serve exited: {self.output[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{self.admin}/healthz", timeout=1) as resp:
                     if resp.status == 200:

@@ -1,8 +1,8 @@
 """Config objects: what the admin API accepts, what the store holds, what the cache serves.
 
 One set of pydantic models serves all three so a field is declared once. JSON uses camelCase
-(the seed's wire format, e.g. ``originUrl``); snake_case is accepted too. Validation is strict:
-unknown fields and wrong types are errors that name the field, never silent coercions.
+(the seed's wire format, e.g. ``originUrl``); Python code may use the snake_case names. Validation
+is strict: unknown fields and wrong types are errors that name the field, never silent coercions.
 
 The OpenAPI document is generated from these models, so every rule they enforce is one JSON
 Schema can state (a pattern, a bound, a type), and nothing is enforced that the schema does not
@@ -80,6 +80,9 @@ def _integral(value: Any) -> Any:
 
 
 JsonInt = Annotated[int, BeforeValidator(_integral)]
+# Bounds go before the validator: after it, pydantic writes them into the schema as "gt"/"le".
+Seconds = Annotated[int, Field(gt=0, le=10 * 365 * 86400), BeforeValidator(_integral)]
+Version = Annotated[int, Field(ge=0), BeforeValidator(_integral)]
 Mode = Literal["auto", "ssai", "sgai"]
 ChannelStatus = Literal["active", "paused", "archived"]
 OrgStatus = Literal["active", "suspended"]
@@ -107,8 +110,17 @@ class ApiModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
-def _no_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
+def _without_default(extra: Any) -> Any:
+    """A field's own ``json_schema_extra``, then no ``default``: a partial update has none."""
+
+    def apply(schema: dict[str, Any]) -> None:
+        if callable(extra):
+            extra(schema)
+        elif isinstance(extra, dict):
+            schema.update(extra)
+        schema.pop("default", None)
+
+    return apply
 
 
 def partial(model: type[BaseModel], name: str) -> type[BaseModel]:
@@ -122,11 +134,17 @@ def partial(model: type[BaseModel], name: str) -> type[BaseModel]:
             annotation = Annotated.__class_getitem__((annotation, *info.metadata))  # type: ignore[attr-defined]
         fields[field_name] = (
             annotation,
-            Field(default=None, description=info.description, json_schema_extra=_no_default),
+            Field(
+                default=None, description=info.description, json_schema_extra=_without_default(info.json_schema_extra)
+            ),
         )
     fields["version"] = (
-        JsonInt | None,
-        Field(default=None, ge=0, description="Expected current version (409 if stale)", json_schema_extra=_no_default),
+        Version | None,
+        Field(
+            default=None,
+            description="Expected current version (409 if stale)",
+            json_schema_extra=_without_default(None),
+        ),
     )
     return create_model(name, __base__=ApiModel, **fields)
 
@@ -166,14 +184,19 @@ class Tracking(ApiModel):
     error: list[HttpUrl] = Field(default_factory=list, max_length=20)
 
 
-def _unique_bitrates(variants: list[Variant]) -> list[Variant]:
-    seen = [v.bitrate_bps for v in variants]
-    if len(set(seen)) != len(seen):
-        raise ValueError("two variants with the same bitrateBps")
+def _distinct_variants(variants: list[Variant]) -> list[Variant]:
+    """Renditions in bitrate order. Two may share a bitrate (HLS allows it: another codec or
+    resolution; a player's variant is matched to the first); the same one twice is a mistake."""
+    if len(set(variants)) != len(variants):
+        raise ValueError("the same variant is listed twice")
     return sorted(variants, key=lambda v: v.bitrate_bps)
 
 
-Variants = Annotated[list[Variant], Field(min_length=1, max_length=20), AfterValidator(_unique_bitrates)]
+Variants = Annotated[
+    list[Variant],
+    Field(min_length=1, max_length=20, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_distinct_variants),
+]
 
 
 class SlateIn(ApiModel):
@@ -218,6 +241,14 @@ AdPodPatch = partial(AdPodIn, "AdPodPatch")
 
 # --- channels -----------------------------------------------------------------------------------
 class ChannelIn(ApiModel):
+    # The one rule across fields, stated in the schema too (JSON Schema if/then).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"vastEnabled": {"const": True}}, "required": ["vastEnabled"]},
+            "then": {"required": ["vastUrl"], "properties": {"vastUrl": {"type": "string"}}},
+        }
+    )
+
     slug: Slug
     name: Name
     origin_url: HttpUrl = Field(description="Live HLS master playlist of the channel's origin")
@@ -278,7 +309,7 @@ class ChannelConfig(Channel):
 class TokenIn(ApiModel):
     name: Name = "api"
     role: Role = "editor"
-    expires_in_seconds: JsonInt | None = Field(default=None, gt=0, le=10 * 365 * 86400)
+    expires_in_seconds: Seconds | None = None
 
 
 class Token(ApiModel):

@@ -359,6 +359,8 @@ async def create_token(request: web.Request, ctx: AuthContext) -> web.Response:
 
 
 async def revoke_token(request: web.Request, ctx: AuthContext) -> web.Response:
+    if request.match_info["token"] == ctx.token_id:  # as with its own organization: use another token
+        raise Problem(409, "conflict", "a token cannot revoke itself")
     token = await services(request).store.revoke_token(ctx.org_id, request.match_info["token"])
     note(request, object_id=token.id)
     return reply(token=token.api())

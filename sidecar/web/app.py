@@ -57,6 +57,15 @@ def _guarded(route: Route, auth: Authenticator) -> Callable[[web.Request], Await
             for name, value in request.match_info.items():
                 if not _REF.fullmatch(value):  # every id and slug has this shape: nothing else exists
                     raise Problem(404, "not-found", f"no {name} {value[:80]!r}")
+            unknown = sorted(set(request.query) - {q.name for q in route.query})
+            if unknown:  # as unknown body fields are: a typo must not pass silently
+                raise Problem(
+                    400,
+                    "bad-query",
+                    f"unknown query parameter {unknown[0][:80]!r}",
+                    errors=[{"field": u[:80], "pointer": f"?{u[:80]}", "detail": "unknown query parameter",
+                             "code": "extra_forbidden"} for u in unknown],
+                )
             response = await route.handler(request, ctx)
         except Exception as exc:
             if write:

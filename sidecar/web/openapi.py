@@ -142,12 +142,16 @@ def _links(route: Route) -> dict[str, Any]:
 
 
 def _constrain_cue(components: dict[str, Any], settings: Settings) -> None:
-    """The cue's duration bounds are settings, so the model cannot state them; the handler
-    enforces them (0 < duration <= SIDECAR_MAX_BREAK_SECONDS) and the document says so."""
-    duration = components[CueIn.__name__]["properties"]["duration"]
-    for branch in duration.get("anyOf", [duration]):
-        if branch.get("type") == "number":
-            branch.update(exclusiveMinimum=0, maximum=settings.max_break_seconds)
+    """The bounds of a start's duration are a setting, so the model cannot state them; the
+    handler enforces them (0 < duration <= SIDECAR_MAX_BREAK_SECONDS) for a start only, and the
+    document says exactly that."""
+    bounded = {"type": "number", "exclusiveMinimum": 0, "maximum": settings.max_break_seconds}
+    components[CueIn.__name__].update(
+        {
+            "if": {"properties": {"action": {"const": "start"}}, "required": ["action"]},
+            "then": {"properties": {"duration": {"anyOf": [bounded, {"type": "null"}]}}},
+        }
+    )
 
 
 def build(settings: Settings | None = None) -> dict[str, Any]:

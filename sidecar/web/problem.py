@@ -91,8 +91,10 @@ def from_validation(exc: ValidationError) -> Problem:
     for err in exc.errors(include_input=False, include_url=False):
         if err["type"] == "json_invalid":
             return Problem(400, "malformed-json", f"request body is not valid JSON: {err['msg']}")
-        # Report fields by their wire (camelCase) names whichever spelling was validated.
-        loc = [to_camel(p) if isinstance(p, str) else p for p in err["loc"] if p != "function-after"]
+        # Report fields by their wire (camelCase) names; an unknown field as it was sent.
+        loc = [p for p in err["loc"] if p != "function-after"]
+        if err["type"] != "extra_forbidden":
+            loc = [to_camel(p) if isinstance(p, str) else p for p in loc]
         message = err["msg"].removeprefix("Value error, ")
         # Cross-field rules raise "fieldName: message" with no location of their own.
         if not loc and ":" in message and " " not in message.split(":", 1)[0]:

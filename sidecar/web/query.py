@@ -61,13 +61,15 @@ class Query:
             if raw not in ("true", "false"):
                 raise self._bad("true or false")
             return raw == "true"
-        if self.kind in ("integer", "number"):
-            pattern = _INTEGER if self.kind == "integer" else _NUMBER
-            value = float(raw) if pattern.fullmatch(raw) else math.nan
+        if self.kind == "integer":
+            if not _INTEGER.fullmatch(raw):
+                raise self._bad("an integer")
+            value = int(raw.split(".", 1)[0])  # exact: a float would round large values into range
+        if self.kind == "number":
+            value = float(raw) if _NUMBER.fullmatch(raw) else math.nan
             if not math.isfinite(value):
-                raise self._bad("an integer" if self.kind == "integer" else "a number")
-            if self.kind == "integer":
-                value = int(value)
+                raise self._bad("a number")
+        if self.kind in ("integer", "number"):
             if self.minimum is not None and value < self.minimum:
                 raise self._bad(f"at least {self.minimum:g}")
             if self.maximum is not None and value > self.maximum:
