@@ -28,6 +28,7 @@ from sidecar.hls.parse import PlaylistError, parse_master, parse_media
 from sidecar.net.client import fetching
 from sidecar.stitch.origin import OriginClient, OriginError
 from sidecar.telemetry import catalogue as m
+from sidecar.telemetry.redact import url_for_log
 
 log = logging.getLogger("sidecar.stitch.fill")
 
@@ -60,7 +61,10 @@ async def timeline_of(
                 fetched = await client.get(variant.playlist_url, ttl=ASSET_TTL)
             parsed.append((variant, parse_media(fetched.text)))
         except (OriginError, PlaylistError) as exc:
-            log.warning(f"rendition {variant.playlist_url} unusable: {exc}", extra={"event": "ad_rendition_unusable"})
+            log.warning(
+                f"rendition {url_for_log(variant.playlist_url)} unusable: {exc}",
+                extra={"event": "ad_rendition_unusable"},
+            )
     if not parsed or not parsed[0][1].segments:
         raise LookupError("no rendition of the creative could be loaded")
     reference = parsed[0][1]

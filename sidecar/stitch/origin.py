@@ -117,7 +117,7 @@ class OriginClient:
             denial = denial_of(exc)
             if denial is not None:
                 raise OriginError(
-                    "denied", f"the URL policy does not allow the origin's address ({denial.reason.replace('_', ' ')})"
+                    "denied", f"the URL policy does not allow this address ({denial.reason.replace('_', ' ')})"
                 ) from None
             raise OriginError("connect", f"origin unreachable: {type(exc).__name__}") from None
         m.origin_fetch_seconds.labels("error" if len(body) > MAX_PLAYLIST_BYTES else "ok").observe(
