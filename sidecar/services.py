@@ -25,6 +25,7 @@ from sidecar.stitch.engine import Stitcher
 from sidecar.tasks import cancel_all
 
 log = logging.getLogger("sidecar.services")
+AUDIT_PRUNE_INTERVAL = 3600.0
 
 
 @dataclass
@@ -100,12 +101,26 @@ class Services:
             beacon_delay=self.settings.beacon_player_delay_seconds,
         )
         self._tasks.append(asyncio.create_task(self._retry_invalidations(), name="invalidation-retry"))
+        self._tasks.append(asyncio.create_task(self._prune_audit(), name="audit-prune"))
 
     async def _retry_invalidations(self) -> None:
         while True:
             await asyncio.sleep(1.0)
             with contextlib.suppress(Exception):
                 await self.cache.retry_pending()
+
+    async def _prune_audit(self) -> None:
+        """Drop audit records past SIDECAR_AUDIT_RETENTION_DAYS: at start, then hourly (every
+        process does it; deleting what another already deleted is harmless)."""
+        while True:
+            try:
+                pruned = await self.store.audit.prune(self.settings.audit_retention_days * 86400)
+            except Exception as exc:
+                log.warning(f"audit pruning failed: {type(exc).__name__}", extra={"event": "audit_prune_failed"})
+            else:
+                if pruned:
+                    log.info(f"pruned {pruned} audit records", extra={"event": "audit_pruned", "records": pruned})
+            await asyncio.sleep(AUDIT_PRUNE_INTERVAL)
 
     async def close(self) -> None:
         await cancel_all(self._tasks)
