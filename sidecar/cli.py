@@ -35,20 +35,19 @@ def _settings() -> Settings:
 
 
 def _run(coro_fn: Callable[[], Awaitable[T]], settings: Settings | None = None) -> T:
-    """Run a command's coroutine; with ``settings``, a store that cannot be reached is one line
-    naming the setting (password masked), not a driver traceback."""
+    """Run a command's coroutine; with ``settings`` (a command on the store), a store that cannot
+    be used is one line naming the setting (password masked), not a driver traceback."""
     if settings is None:
         return asyncio.run(coro_fn())  # type: ignore[arg-type]
-    from sqlalchemy.exc import SQLAlchemyError
+    from sidecar.config.store import StoreError
 
     try:
         return asyncio.run(coro_fn())  # type: ignore[arg-type]
-    except (OSError, SQLAlchemyError) as exc:
-        raise _store_error(settings, "cannot use", exc) from None
+    except (StoreError, click.ClickException):
+        raise  # the command's own answers (exists, not found ...)
     except Exception as exc:
-        if type(exc).__module__.startswith("asyncpg"):
-            raise _store_error(settings, "cannot use", exc) from None
-        raise
+        log.debug("store command failed", exc_info=True)
+        raise _store_error(settings, "cannot use", exc) from None
 
 
 def _store_error(settings: Settings, doing: str, exc: BaseException) -> click.ClickException:
