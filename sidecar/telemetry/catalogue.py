@@ -359,6 +359,15 @@ audit_events_total = Counter(
     ["result"],
     registry=registry,
 )
+CLIENT_ERROR_REASONS: tuple[str, ...] = (
+    "line_too_long",
+    "bad_http_message",
+    "bad_http_method",
+    "bad_status_line",
+    "invalid_header",
+    "invalid_url",
+    "other",
+)
 http_client_errors_total = Counter(
     "ssai_http_client_errors_total",
     "Requests rejected before routing because they were not valid HTTP (oversized request line or header, "
@@ -455,6 +464,7 @@ _zero(
     ),
 )
 _zero(audit_events_total, ("ok",), ("error",), ("write_failed",))
+_zero(http_client_errors_total, *((r,) for r in CLIENT_ERROR_REASONS))
 _zero(actor_evictions_total, ("idle",), ("shutdown",), ("deleted",))
 _zero(playlist_validation_failures_total, *((r,) for r in ("msn", "dsn", "pdt", "target_duration", "markers")))
 _zero(origin_fetch_seconds, ("ok",), ("error",))

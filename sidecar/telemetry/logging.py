@@ -54,9 +54,6 @@ class TextFormatter(logging.Formatter):
 
 
 CLIENT_ERROR_INTERVAL = 60.0
-CLIENT_ERROR_REASONS = frozenset(
-    {"line_too_long", "bad_http_message", "bad_http_method", "bad_status_line", "invalid_header", "invalid_url"}
-)
 
 
 def _snake(name: str) -> str:
@@ -79,7 +76,7 @@ class ClientErrorFilter(logging.Filter):
             return True
         peer = str(record.args[0]) if isinstance(record.args, tuple) and record.args else "unknown"
         reason = _snake(type(exc).__name__)
-        m.http_client_errors_total.labels(reason if reason in CLIENT_ERROR_REASONS else "other").inc()
+        m.http_client_errors_total.labels(reason if reason in m.CLIENT_ERROR_REASONS else "other").inc()
         now = time.monotonic()
         last, suppressed = self._last.get(peer, (-self.interval, 0))
         if now - last < self.interval:
