@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,6 +25,7 @@ from sidecar.ads.beacon_model import Beacon, BeaconOptions, Outcome
 from sidecar.ads.beacon_send import deliver
 from sidecar.ads.vast import fetch_vast
 from sidecar.config.models import ChannelIn, Variant
+from sidecar.config.store import Store
 from sidecar.net.client import AddressDenied, PolicyConnector, client_session
 from sidecar.net.policy import UrlPolicy, parse_allow_list
 from sidecar.stitch.fill import timeline_of
@@ -218,3 +220,37 @@ async def test_the_audit_of_a_refused_write_names_no_url(stack: Stack) -> None:
     events = (await (await stack.admin.get("/admin/audit", headers=tenant.auth)).json())["events"]
     assert events[0]["problem"] == "url-denied" and events[0]["status"] == 403
     assert SECRET not in json.dumps(events)
+
+
+def test_a_served_process_knows_its_own_listeners(sqlite_url: str) -> None:
+    """`sidecar serve` registers the sockets it bound: a channel whose origin is the process's own
+    admin or viewer port is refused although the deployment allows 127.0.0.1."""
+    import asyncio
+    import urllib.request
+    from urllib.error import HTTPError
+
+    from tests.conftest import ServiceProcess
+
+    service = ServiceProcess({"SIDECAR_DATABASE_URL": sqlite_url})
+
+    async def channels() -> str:
+        store = Store.from_url(sqlite_url)
+        try:
+            org = await store.create_org(f"own{secrets.token_hex(3)}", "Own")
+            for slug, base in (("admin", service.admin), ("viewer", service.viewer)):
+                body = {"slug": slug, "name": slug, "origin_url": f"{base}/metrics"}
+                await store.create_channel(org.id, ChannelIn.model_validate(body))
+            return org.slug
+        finally:
+            await store.close()
+
+    org = asyncio.run(channels())
+    service.start()
+    try:
+        for slug in ("admin", "viewer"):
+            with pytest.raises(HTTPError) as raised:
+                urllib.request.urlopen(f"{service.viewer}/{org}/{slug}/master.m3u8", timeout=10)
+            found = json.loads(raised.value.read())
+            assert raised.value.code == 502 and found["type"] == "urn:sidecar:problem:origin-denied", found
+    finally:
+        service.stop()
