@@ -47,7 +47,7 @@ def fresh_pg() -> Iterator[str]:
 async def _root_token(url: str) -> str:
     store = Store.from_url(url)
     try:
-        org = await store.create_org("root", "Root")
+        org = await store.create_org(f"fuzz{secrets.token_hex(4)}", "Fuzzer")
         return (await store.create_token(org.id, "super-admin", "fuzzer"))[1]
     finally:
         await store.close()
