@@ -105,7 +105,7 @@ URL_FIELDS = frozenset({"origin_url", "vast_url", "ad_pod_base_url", "playlist_u
 
 def tenant_urls(data: BaseModel, prefix: str = "") -> Iterator[tuple[str, str]]:
     """(wire field name, URL) of every URL a channel, pod or slate body sets."""
-    for name in data.model_fields_set:
+    for name in sorted(data.model_fields_set):  # errors in a stable order
         value = getattr(data, name)
         wire = f"{prefix}{to_camel(name)}"
         is_url = name in URL_FIELDS or isinstance(data, Tracking)
