@@ -275,10 +275,36 @@ def target_alerts() -> tuple[Alert, ...]:
     )
 
 
+def security_alerts() -> tuple[Alert, ...]:
+    """Tenant URLs refused by the URL policy, and admin writes the audit trail could not keep."""
+    return (
+        Alert(
+            "SidecarUrlPolicyDenials",
+            f"sum by (job, purpose, reason) (increase(ssai_url_denied_total{{{SVC}}}[15m])) > 0",
+            "5m",
+            "warning",
+            "Tenant-supplied URLs point at addresses the URL policy denies.",
+            "{{ $value | humanize }} {{ $labels.purpose }} URLs were refused in the last 15 minutes because they "
+            "lead to {{ $labels.reason }} addresses: a misconfigured channel, or an attempt to reach the internal "
+            "network. Search the logs for url_denied.",
+        ),
+        Alert(
+            "SidecarAuditWriteFailures",
+            f'sum by (job) (increase(ssai_audit_events_total{{{SVC},result="write_failed"}}[15m])) > 0',
+            "5m",
+            "warning",
+            "Admin writes are not being recorded in the audit trail.",
+            "{{ $value | humanize }} admin writes in the last 15 minutes could not be stored in the audit trail; "
+            "they are in the logs as audit_write_failed.",
+        ),
+    )
+
+
 def alert_groups() -> list[Group]:
     return [
         Group("sidecar-kpi.alerts", seed_alerts()),
         Group("sidecar-config.alerts", config_alerts()),
         Group("sidecar-delivery.alerts", delivery_alerts()),
         Group("sidecar-targets.alerts", target_alerts()),
+        Group("sidecar-security.alerts", security_alerts()),
     ]

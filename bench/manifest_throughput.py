@@ -101,7 +101,8 @@ def service_with_break(extra_env: dict[str, str] | None = None) -> Iterator[tupl
     env = {**os.environ, "SIDECAR_DATABASE_URL": f"sqlite:///{tmp}/bench.db", "SIDECAR_LOG_LEVEL": "WARNING",
            **(extra_env or {})}
     origin_port, viewer, admin = free_port(), free_port(), free_port()
-    env.update({"SIDECAR_VIEWER_LISTEN": f"127.0.0.1:{viewer}", "SIDECAR_ADMIN_LISTEN": f"127.0.0.1:{admin}"})
+    env.update({"SIDECAR_VIEWER_LISTEN": f"127.0.0.1:{viewer}", "SIDECAR_ADMIN_LISTEN": f"127.0.0.1:{admin}",
+                "SIDECAR_URL_ALLOW": f"127.0.0.1:{origin_port}"})  # the URL policy denies loopback by default
     try:
         procs.append(subprocess.Popen(pinned(1, [sys.executable, "-m", "sidecar", "origin", "--port", str(origin_port),
                                                  "--cues", "none"]), env=env, stdout=subprocess.DEVNULL,

@@ -256,6 +256,40 @@ def _health(board: Board) -> None:
     )
 
 
+def _security(board: Board) -> None:
+    board.row("Security")
+    board.timeseries(
+        "Tenant URLs refused by the URL policy",
+        "Origin, VAST, beacon and ad-media fetches (and admin writes) the URL policy refused, by purpose and "
+        "the kind of address (SidecarUrlPolicyDenials; logs: url_denied). docs/adr/0012.",
+        units.Short,
+        [Q(f"sum by (purpose, reason) (increase(ssai_url_denied_total{{{SVC}}}[{RATE}]))", "{{purpose}}: {{reason}}")],
+        min_val=0,
+        span=8,
+    )
+    board.timeseries(
+        "Admin writes and rejected requests",
+        "Admin writes recorded in the audit trail by result (write_failed: kept only in the logs; "
+        "SidecarAuditWriteFailures), and admin requests refused for authentication or role.",
+        units.RequestsPerSecond,
+        [
+            Q(f"sum by (result) (rate(ssai_audit_events_total{{{SVC}}}[{RATE}]))", "audit {{result}}"),
+            Q(f"sum by (reason) (rate(ssai_auth_failures_total{{{SVC}}}[{RATE}]))", "auth {{reason}}"),
+        ],
+        min_val=0,
+        span=8,
+    )
+    board.timeseries(
+        "Requests that are not valid HTTP",
+        "Oversized request lines and headers, bad headers and methods, by kind; logged once per peer per minute "
+        "(http_client_error). A rise is usually a scanner.",
+        units.RequestsPerSecond,
+        [Q(f"sum by (reason) (rate(ssai_http_client_errors_total{{{SVC}}}[{RATE}]))", "{{reason}}")],
+        min_val=0,
+        span=8,
+    )
+
+
 def build() -> Dashboard:
     board = Board(
         UID,
@@ -267,4 +301,5 @@ def build() -> Dashboard:
     _kpis(board)
     _slos(board)
     _health(board)
+    _security(board)
     return board.builder

@@ -21,6 +21,7 @@ from sidecar.config.models import ROLES, OrgIn
 from sidecar.settings import Settings, SettingsError, load_settings
 from sidecar.telemetry import tracing
 from sidecar.telemetry.logging import configure_logging
+from sidecar.telemetry.redact import mask_url, scrub
 
 T = TypeVar("T")
 log = logging.getLogger("sidecar.cli")
@@ -33,8 +34,26 @@ def _settings() -> Settings:
         raise click.ClickException(f"configuration error: {exc}") from None
 
 
-def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(coro_fn())  # type: ignore[arg-type]
+def _run(coro_fn: Callable[[], Awaitable[T]], settings: Settings | None = None) -> T:
+    """Run a command's coroutine; with ``settings`` (a command on the store), a store that cannot
+    be used is one line naming the setting (password masked), not a driver traceback."""
+    if settings is None:
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    from sidecar.config.store import StoreError
+
+    try:
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    except (StoreError, click.ClickException):
+        raise  # the command's own answers (exists, not found ...)
+    except Exception as exc:
+        log.debug("store command failed", exc_info=True)
+        raise _store_error(settings, "cannot use", exc) from None
+
+
+def _store_error(settings: Settings, doing: str, exc: BaseException) -> click.ClickException:
+    return click.ClickException(
+        f"SIDECAR_DATABASE_URL: {doing} {mask_url(settings.database_url)!r}: {type(exc).__name__}: {scrub(str(exc))}"
+    )
 
 
 def _migrate(settings: Settings) -> None:
@@ -43,9 +62,7 @@ def _migrate(settings: Settings) -> None:
     try:
         upgrade(settings.database_url)
     except Exception as exc:
-        raise click.ClickException(
-            f"SIDECAR_DATABASE_URL: cannot migrate {settings.database_url!r}: {type(exc).__name__}: {exc}"
-        ) from None
+        raise _store_error(settings, "cannot migrate", exc) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,7 +108,7 @@ def org_create(slug: str, name: str | None) -> None:
             await store.close()
 
     try:
-        click.echo(_run(go))
+        click.echo(_run(go, settings))
     except Conflict as exc:
         raise click.ClickException(exc.detail) from None
 
@@ -110,7 +127,7 @@ def org_list() -> None:
         finally:
             await store.close()
 
-    for item in _run(go):
+    for item in _run(go, settings):
         click.echo(f"{item.slug}\t{item.id}\t{item.status}\t{item.name}")
 
 
@@ -140,7 +157,7 @@ def token_create(org_ref: str, role: str, name: str, expires_in: int | None) -> 
             await store.close()
 
     try:
-        click.echo(_run(go))
+        click.echo(_run(go, settings))
     except NotFound:
         raise click.ClickException(
             f"--org: no organization {org_ref!r} (create it with `sidecar org create`)"
@@ -163,9 +180,7 @@ async def _check_dependencies(settings: Settings) -> None:
     try:
         await store.ping()
     except Exception as exc:
-        raise click.ClickException(
-            f"SIDECAR_DATABASE_URL: cannot connect to {settings.database_url!r}: {type(exc).__name__}: {exc}"
-        ) from None
+        raise _store_error(settings, "cannot connect to", exc) from None
     finally:
         await store.close()
     if settings.redis_url:
@@ -176,8 +191,8 @@ async def _check_dependencies(settings: Settings) -> None:
             await client.ping()
         except Exception as exc:
             log.warning(
-                f"SIDECAR_REDIS_URL: {settings.redis_url!r} unreachable ({exc}); serving from the SQL store "
-                "until it is back",
+                f"SIDECAR_REDIS_URL: {mask_url(settings.redis_url)!r} unreachable ({scrub(str(exc))}); serving from "
+                "the SQL store until it is back",
                 extra={"event": "redis_unavailable"},
             )
         finally:
@@ -324,6 +339,10 @@ def demo(
     from sidecar.demo import run_origin_forever, seed
 
     settings = _settings()
+    # The demo's origin runs on loopback, which the URL policy denies: allow exactly that port.
+    settings = settings.model_copy(
+        update={"url_allow": ",".join(filter(None, [settings.url_allow, f"127.0.0.1:{origin_port}"]))}
+    )
     configure_logging(settings.log_level, settings.log_format)
     _migrate(settings)
     config = _origin_config(segment_duration, window, cues, media, break_interval, break_duration)
@@ -336,7 +355,7 @@ def demo(
         finally:
             await store.close()
 
-    info = _run(prepare)
+    info = _run(prepare, settings)
     viewer, admin = settings.viewer_address, settings.admin_address
 
     def ready(urls: list[str]) -> None:
@@ -540,6 +559,7 @@ def seed(origin_url: str, org_slug: str, channel_slug: str, token_file: str | No
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
+    _check_origin_allowed(settings, origin_url)
     if settings.auto_migrate:
         _migrate(settings)
 
@@ -560,7 +580,7 @@ def seed(origin_url: str, org_slug: str, channel_slug: str, token_file: str | No
         finally:
             await svc.close()
 
-    info = _run(go)
+    info = _run(go, settings)
     if token_file is None:
         click.echo(info.token)
         return
@@ -568,6 +588,32 @@ def seed(origin_url: str, org_slug: str, channel_slug: str, token_file: str | No
     with os.fdopen(fd, "w") as fh:
         fh.write(info.token + "\n")
     click.echo(f"seeded {info.org}/{info.channel}; token written to {token_file}", err=True)
+
+
+def _check_origin_allowed(settings: Settings, origin_url: str) -> None:
+    """Seeding a channel whose origin the service would refuse to fetch helps nobody: say so, and
+    how to allow it, before writing anything."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from sidecar.net.policy import UrlPolicy
+
+    policy = UrlPolicy(settings.url_allow_entries)
+    for address in settings.listen_addresses:
+        policy.add_listener(address.host, address.port)
+    parts = urlsplit(origin_url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except OSError as exc:
+        raise click.BadParameter(f"cannot resolve {host!r}: {exc}", param_hint="--origin-url") from None
+    denials = [d for d in (policy.check(host, a, port) for a in sorted(addresses)) if d is not None]
+    if len(denials) == len(addresses):
+        raise click.BadParameter(
+            f"the URL policy does not allow {denials[0]}: the service would refuse to fetch this origin. Allow it "
+            f"with SIDECAR_URL_ALLOW={host}:{port} (docs/adr/0012)",
+            param_hint="--origin-url",
+        )
 
 
 def _register_tools() -> None:

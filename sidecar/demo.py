@@ -38,7 +38,8 @@ async def _upsert_asset(
     except NotFound:
         return await store.create_asset(table, org_id, create.model_validate(data), model), []
     # Re-seeding against another origin must repoint the renditions too.
-    return await store.update_asset(table, org_id, data["slug"], data, model, create)
+    _, after, refs = await store.update_asset(table, org_id, data["slug"], data, model, create)
+    return after, refs
 
 
 async def seed(

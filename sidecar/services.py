@@ -17,12 +17,15 @@ from sidecar.config.cache import ConfigCache
 from sidecar.config.invalidation import Invalidator
 from sidecar.config.kv import KV, MemoryKV, RedisKV
 from sidecar.config.store import Store
+from sidecar.net.client import client_session
+from sidecar.net.policy import UrlPolicy
 from sidecar.redis_link import RedisLink
 from sidecar.settings import Settings
 from sidecar.stitch.engine import Stitcher
 from sidecar.tasks import cancel_all
 
 log = logging.getLogger("sidecar.services")
+AUDIT_PRUNE_INTERVAL = 3600.0
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Services:
     redis: RedisLink | None = None
     stitcher: Stitcher | None = None
     beacons: BeaconQueue | None = None
+    url_policy: UrlPolicy = field(default_factory=UrlPolicy)
     _session: aiohttp.ClientSession | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -69,15 +73,17 @@ class Services:
             young_seconds=settings.actor_young_seconds,
             version_check_seconds=settings.actor_version_check_seconds,
         )
-        return cls(settings, store, kv, bus, cache, Invalidator(cache), actors, redis)
+        policy = UrlPolicy(settings.url_allow_entries)
+        for address in settings.listen_addresses:
+            policy.add_listener(address.host, address.port)
+        return cls(settings, store, kv, bus, cache, Invalidator(cache), actors, redis, url_policy=policy)
 
     async def start(self) -> None:
         await self.bus.start()
         await self.actors.start()
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=10),
-            connector=aiohttp.TCPConnector(limit=200, ttl_dns_cache=60),
-            headers={"User-Agent": "sidecar-ssai"},
+        # Every URL this session fetches was chosen by a tenant: the URL policy checks each connection.
+        self._session = client_session(
+            self.url_policy, timeout=aiohttp.ClientTimeout(total=10), headers={"User-Agent": "sidecar-ssai"}
         )
         self.beacons = (
             RedisBeaconQueue(self.redis, self._session, consumer_name())
@@ -95,12 +101,26 @@ class Services:
             beacon_delay=self.settings.beacon_player_delay_seconds,
         )
         self._tasks.append(asyncio.create_task(self._retry_invalidations(), name="invalidation-retry"))
+        self._tasks.append(asyncio.create_task(self._prune_audit(), name="audit-prune"))
 
     async def _retry_invalidations(self) -> None:
         while True:
             await asyncio.sleep(1.0)
             with contextlib.suppress(Exception):
                 await self.cache.retry_pending()
+
+    async def _prune_audit(self) -> None:
+        """Drop audit records past SIDECAR_AUDIT_RETENTION_DAYS: at start, then hourly (every
+        process does it; deleting what another already deleted is harmless)."""
+        while True:
+            try:
+                pruned = await self.store.audit.prune(self.settings.audit_retention_days * 86400)
+            except Exception as exc:
+                log.warning(f"audit pruning failed: {type(exc).__name__}", extra={"event": "audit_prune_failed"})
+            else:
+                if pruned:
+                    log.info(f"pruned {pruned} audit records", extra={"event": "audit_pruned", "records": pruned})
+            await asyncio.sleep(AUDIT_PRUNE_INTERVAL)
 
     async def close(self) -> None:
         await cancel_all(self._tasks)

@@ -18,6 +18,9 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from sidecar.net.policy import AllowEntry, parse_allow_list
+from sidecar.telemetry import redact
+
 ENV_PREFIX = "SIDECAR_"
 COLO_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
 
@@ -74,12 +77,14 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
+    # repr=False: these carry passwords; a Settings object in a traceback must not show them.
     database_url: str = Field(
         default="sqlite:///sidecar.db",
         description="SQL store: sqlite:///path (default, embedded) or postgresql://user@host/db",
+        repr=False,
     )
     redis_url: str | None = Field(
-        default=None, description="Redis for cache, bus and queues; unset means in-process equivalents"
+        default=None, description="Redis for cache, bus and queues; unset means in-process equivalents", repr=False
     )
     colo: str = Field(default="LOCAL", description="Location label of this process (the seed's colo)")
     trust_colo_header: bool = Field(
@@ -131,6 +136,17 @@ class Settings(BaseSettings):
     otel_exporter: str = Field(default="off", description="Traces: off, console or otlp")
     otel_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint (otlp exporter)")
     otel_sample_ratio: float = Field(default=0.01, ge=0, le=1, description="Share of new traces sampled")
+    url_allow: str = Field(
+        default="",
+        description="Where tenant-supplied URLs (origin, VAST, beacons, ad and slate renditions) may lead although "
+        "the URL policy denies it by default (loopback, private, link-local, unique-local and CGNAT addresses): "
+        "comma-separated addresses, CIDR ranges, host names and *.domains, each optionally with :PORT, e.g. "
+        "'origin, 10.20.0.0/16, 127.0.0.1:8081'. Cloud metadata addresses and this service's own listeners stay "
+        "denied (docs/adr/0012)",
+    )
+    audit_retention_days: float = Field(
+        default=90.0, gt=0, le=3650, description="Days the audit trail of admin writes is kept before pruning"
+    )
     log_level: str = Field(default="INFO")
     log_format: str = Field(default="json")
     auto_migrate: bool = Field(default=True)
@@ -150,6 +166,19 @@ class Settings(BaseSettings):
         if not re.match(r"^(redis|rediss|unix)://", value):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @field_validator("url_allow", mode="before")
+    @classmethod
+    def _url_allow(cls, value: Any) -> str:
+        if isinstance(value, list | tuple):  # a TOML list
+            value = ",".join(str(v) for v in value)
+        if not isinstance(value, str):
+            raise ValueError("must be a comma-separated list of hosts, addresses and ranges")
+        try:
+            entries = parse_allow_list(value)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+        return ",".join(e.text for e in entries)
 
     @field_validator("colo")
     @classmethod
@@ -220,6 +249,16 @@ class Settings(BaseSettings):
         return parse_listen(self.admin_listen)
 
     @property
+    def url_allow_entries(self) -> tuple[AllowEntry, ...]:
+        return parse_allow_list(self.url_allow)
+
+    @property
+    def listen_addresses(self) -> list[ListenAddress]:
+        """Every address this deployment listens on: viewer, admin, and each worker's metrics."""
+        metrics = [self._metrics_address(i) for i in range(self.workers)]
+        return [self.viewer_address, self.admin_address, *(a for a in metrics if a is not None)]
+
+    @property
     def async_database_url(self) -> str:
         return to_async_url(self.database_url)
 
@@ -228,14 +267,17 @@ class Settings(BaseSettings):
         base = self.instance_slot or f"{socket.gethostname()}:{self.viewer_address.port}"
         return base if self.worker_index is None else f"{base}/w{self.worker_index}"
 
-    @property
-    def metrics_address(self) -> ListenAddress | None:
-        """This process's own /metrics listener, if it has one besides the admin port."""
+    def _metrics_address(self, worker: int) -> ListenAddress | None:
         base = self.metrics_listen or ("127.0.0.1:9101" if self.workers > 1 else None)
         if base is None:
             return None
         address = parse_listen(base)
-        return ListenAddress(address.host, address.port + (self.worker_index or 0))
+        return ListenAddress(address.host, address.port + worker)
+
+    @property
+    def metrics_address(self) -> ListenAddress | None:
+        """This process's own /metrics listener, if it has one besides the admin port."""
+        return self._metrics_address(self.worker_index or 0)
 
     @property
     def is_sqlite(self) -> bool:
@@ -265,7 +307,7 @@ def load_settings(**overrides: Any) -> Settings:
     if unknown:
         raise SettingsError(f"{unknown[0]}: unknown setting (a typo?)")
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -275,3 +317,5 @@ def load_settings(**overrides: Any) -> Settings:
                 name, message = (part.strip() for part in message.split(":", 1))
             problems.append(f"{ENV_PREFIX}{(name or '?').upper()}: {message}")
         raise SettingsError("; ".join(problems)) from None
+    redact.register([settings.database_url, settings.redis_url])
+    return settings

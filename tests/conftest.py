@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,11 @@ from sidecar.config.store import Store
 from sidecar.services import Services
 from sidecar.settings import Settings
 from sidecar.web.app import build_admin_app, build_viewer_app
+
+# The tests' origins, ad servers and beacon receivers all run on 127.0.0.1, which the URL policy
+# denies by default: the test deployment allows it, as an operator's would (the service's own
+# listeners stay denied). Tests of the policy itself set their own allow list.
+os.environ.setdefault("SIDECAR_URL_ALLOW", "127.0.0.1")
 
 PG_ADMIN_URL = os.environ.get("SIDECAR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SIDECAR_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -142,6 +148,8 @@ async def start_stack(**overrides: Any) -> Stack:
     viewer = TestClient(TestServer(build_viewer_app(svc), host="127.0.0.1"))
     await admin.start_server()
     await viewer.start_server()
+    for client in (admin, viewer):  # as run_apps does for the sockets it binds
+        svc.url_policy.add_listener("127.0.0.1", client.port)  # type: ignore[arg-type]
     return Stack(svc, admin, viewer)
 
 
@@ -251,6 +259,13 @@ class ServiceProcess:
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        # A file, not a pipe: nobody reads a pipe while the service runs, and a full one blocks it.
+        self.log = tempfile.NamedTemporaryFile(prefix="sidecar-serve-", suffix=".log")
+
+    @property
+    def output(self) -> str:
+        """Everything the process printed so far (stderr: its logs)."""
+        return Path(self.log.name).read_text(errors="replace")
 
     @property
     def viewer(self) -> str:
@@ -263,14 +278,11 @@ class ServiceProcess:
     def start(self, timeout: float = 30.0) -> None:
         import urllib.request
 
-        self.proc = subprocess.Popen(
-            sidecar_cmd("serve"), env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        self.proc = subprocess.Popen(sidecar_cmd("serve"), env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"sidecar serve exited: {err[-2000:]}")
+                raise RuntimeError(f"sidecar serve exited: {self.output[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{self.admin}/healthz", timeout=1) as resp:
                     if resp.status == 200:

@@ -37,3 +37,11 @@ def test_migrate_on_postgres(pg_url: str) -> None:
     env = {**os.environ, "SIDECAR_DATABASE_URL": pg_url}
     proc = run(env, "migrate")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_seed_refuses_an_origin_the_service_would_not_fetch(tmp_path: Path) -> None:
+    env = {**os.environ, "SIDECAR_DATABASE_URL": f"sqlite:///{tmp_path}/seed.db", "SIDECAR_URL_ALLOW": ""}
+    refused = run(env, "seed", "--origin-url", "http://127.0.0.1:8081")
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "loopback" in refused.stderr and "SIDECAR_URL_ALLOW=127.0.0.1:8081" in refused.stderr, refused.stderr
+    assert not (tmp_path / "seed.db").exists() or "demo" not in run(env, "org", "list").stdout, "nothing written"

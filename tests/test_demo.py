@@ -15,7 +15,9 @@ from tests.conftest import free_port, sidecar_cmd
 
 def test_demo_serves_a_playable_channel_at_once(tmp_path: Path) -> None:
     viewer, admin, origin = free_port(), free_port(), free_port()
-    env = {**os.environ, "SIDECAR_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db",
+    # No URL allow list: the demo allows its own origin (loopback is denied by default).
+    env = {k: v for k, v in os.environ.items() if k != "SIDECAR_URL_ALLOW"}
+    env |= {"SIDECAR_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db",
            "SIDECAR_VIEWER_LISTEN": f"127.0.0.1:{viewer}", "SIDECAR_ADMIN_LISTEN": f"127.0.0.1:{admin}"}
     log = (tmp_path / "demo.log").open("w+")
     proc = subprocess.Popen(sidecar_cmd("demo", "--origin-port", str(origin)), env=env, stdout=log,

@@ -26,6 +26,7 @@ from yarl import URL
 
 from sidecar.ads.beacon_model import Beacon, BeaconOptions, Outcome
 from sidecar.ads.vast_macros import expand_macros
+from sidecar.net.client import denial_of, fetching
 from sidecar.telemetry import catalogue as m
 from sidecar.telemetry.logging import log_event
 
@@ -54,13 +55,19 @@ def check_url(url: str) -> URL:
 async def _attempt(session: aiohttp.ClientSession, beacon: Beacon, timeout_s: float) -> int:
     target = check_url(expand_macros(beacon.url))
     try:
-        async with session.get(target, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
-            status = resp.status
+        with fetching("beacon"):
+            async with session.get(
+                target, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=timeout_s)
+            ) as resp:
+                status = resp.status
     except aiohttp.InvalidURL as exc:
         raise _Permanent(f"invalid URL: {exc}") from exc
     except TimeoutError as exc:
         raise _Transient(f"timeout after {timeout_s}s") from exc
     except (aiohttp.ClientError, OSError) as exc:
+        denial = denial_of(exc)
+        if denial is not None:  # the address will not become allowed by retrying
+            raise _Permanent(f"the URL policy denies {denial}") from exc
         raise _Transient(f"{type(exc).__name__}: {exc}") from exc
     if status < 400:
         return status

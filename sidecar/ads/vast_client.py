@@ -42,6 +42,7 @@ from sidecar.ads.vast_model import (
     VastResult,
 )
 from sidecar.ads.vast_parse import DEFAULT_MAX_BYTES, parse_vast
+from sidecar.net.client import denial_of, fetching
 
 DEFAULT_MAX_WRAPPER_DEPTH = 5
 MAX_REDIRECTS = 3
@@ -216,12 +217,16 @@ class _Resolver:
             return _Failure("invalid", VastErrorCode.WRAPPER_ERROR, f"refusing non-http(s) URL ({parsed.scheme}:)")
         try:
             async with asyncio.timeout_at(self._deadline):
-                return await self._get(parsed)
+                with fetching("vast"):
+                    return await self._get(parsed)
         except TimeoutError:
             return _Failure("timeout", VastErrorCode.WRAPPER_TIMEOUT, "VAST deadline exceeded")
         except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
             return _Failure("invalid", VastErrorCode.WRAPPER_ERROR, f"bad URL or redirect: {type(exc).__name__}")
         except aiohttp.ClientConnectionError as exc:
+            denial = denial_of(exc)
+            if denial is not None:
+                return _Failure("denied", VastErrorCode.WRAPPER_TIMEOUT, f"the URL policy denies {denial}")
             return _Failure("connect_error", VastErrorCode.WRAPPER_TIMEOUT, f"connection failed: {exc}")
         except aiohttp.ClientError as exc:
             return _Failure("http_error", VastErrorCode.WRAPPER_TIMEOUT, f"HTTP client error: {type(exc).__name__}")

@@ -28,6 +28,7 @@ Outcome = Literal[
     "wrapper_limit",
     "no_ads_after_wrapper",
     "connect_error",
+    "denied",
 ]
 """How a VAST request ended. Every value is meant to become a metric label
 (``ssai_ads_requests_total{result}``), so a failure is never hidden behind a fallback pod."""

@@ -1,22 +1,28 @@
 """Config objects: what the admin API accepts, what the store holds, what the cache serves.
 
 One set of pydantic models serves all three so a field is declared once. JSON uses camelCase
-(the seed's wire format, e.g. ``originUrl``); snake_case is accepted too. Validation is strict:
-unknown fields and wrong types are errors that name the field, never silent coercions.
+(the seed's wire format, e.g. ``originUrl``); Python code may use the snake_case names. Validation
+is strict: unknown fields and wrong types are errors that name the field, never silent coercions.
+
+The OpenAPI document is generated from these models, so every rule they enforce is one JSON
+Schema can state (a pattern, a bound, a type), and nothing is enforced that the schema does not
+say: tests/web/test_schema_fuzz.py holds a live service to that. Integers follow JSON's one
+number type: ``30.0`` is the integer 30, as JSON Schema's ``integer`` says.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     create_model,
     model_validator,
 )
@@ -24,21 +30,59 @@ from pydantic.alias_generators import to_camel
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+# Free text: no control characters (PostgreSQL cannot store NUL; logs and terminals choke on the rest).
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+# A display name: free text with at least one visible character.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NAME_PATTERN)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
+
+# An absolute http(s) URL in printable ASCII: the scheme (lower case), optional user info, a host
+# name or a bracketed IPv6 address, an optional port (0-65535) and anything printable after it.
+# Python's re and ECMA-262 (what JSON Schema's "pattern" means) read this pattern the same way.
+URL_PATTERN = (
+    r"^https?://"
+    r"(?:[A-Za-z0-9._~!$&'()*+,;=:%-]*@)?"
+    r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)"
+    r"(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+    r"(?:[/?#][\x21-\x7e]*)?$"
+)
+URL_MAX_LENGTH = 2048
+_URL_RE = re.compile(URL_PATTERN)
 
 
 def _http_url(value: str) -> str:
-    if len(value) > 2048:
-        raise ValueError("URL longer than 2048 characters")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an absolute http:// or https:// URL")
-    if any(c.isspace() for c in value):
-        raise ValueError("must not contain whitespace")
+    if len(value) > URL_MAX_LENGTH:
+        raise ValueError(f"URL longer than {URL_MAX_LENGTH} characters")
+    if not _URL_RE.fullmatch(value):
+        raise ValueError(
+            "must be an absolute http:// or https:// URL: host name or [IPv6], optional port, printable ASCII "
+            "without spaces"
+        )
     return value
 
 
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
+HttpUrl = Annotated[
+    str,
+    AfterValidator(_http_url),
+    WithJsonSchema(
+        {"type": "string", "pattern": URL_PATTERN, "maxLength": URL_MAX_LENGTH},
+        mode="validation",
+    ),
+]
+
+
+def _integral(value: Any) -> Any:
+    """JSON has one number type: 30.0 is the integer 30 (JSON Schema agrees), 30.5 stays an error."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_integral)]
+# Bounds go before the validator: after it, pydantic writes them into the schema as "gt"/"le".
+Seconds = Annotated[int, Field(gt=0, le=10 * 365 * 86400), BeforeValidator(_integral)]
+Version = Annotated[int, Field(ge=0), BeforeValidator(_integral)]
 Mode = Literal["auto", "ssai", "sgai"]
 ChannelStatus = Literal["active", "paused", "archived"]
 OrgStatus = Literal["active", "suspended"]
@@ -46,20 +90,8 @@ AssetStatus = Literal["active", "archived"]
 Role = Literal["viewer", "operator", "editor", "admin", "super-admin"]
 ROLES: tuple[str, ...] = ("viewer", "operator", "editor", "admin", "super-admin")
 
-_RESTRICT = re.compile(r"^(SKIP|JUMP)(,(SKIP|JUMP))?$")
-_SNAP = re.compile(r"^(OUT|IN)(,(OUT|IN))?$")
-
-
-def _restrict(value: str | None) -> str | None:
-    if value is not None and not _RESTRICT.match(value):
-        raise ValueError("must be SKIP, JUMP or SKIP,JUMP")
-    return value
-
-
-def _snap(value: str | None) -> str | None:
-    if value is not None and not _SNAP.match(value):
-        raise ValueError("must be OUT, IN or OUT,IN")
-    return value
+Restrict = Annotated[str, StringConstraints(pattern=r"^(SKIP|JUMP)(,(SKIP|JUMP))?$")]
+Snap = Annotated[str, StringConstraints(pattern=r"^(OUT|IN)(,(OUT|IN))?$")]
 
 
 class ApiModel(BaseModel):
@@ -69,6 +101,8 @@ class ApiModel(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         frozen=True,
+        # Replies always carry every field, defaults included: their schemas say so.
+        json_schema_serialization_defaults_required=True,
     )
 
     def api(self) -> dict[str, Any]:
@@ -76,16 +110,42 @@ class ApiModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
+def _without_default(extra: Any) -> Any:
+    """A field's own ``json_schema_extra``, then no ``default``: a partial update has none."""
+
+    def apply(schema: dict[str, Any]) -> None:
+        if callable(extra):
+            extra(schema)
+        elif isinstance(extra, dict):
+            schema.update(extra)
+        schema.pop("default", None)
+
+    return apply
+
+
 def partial(model: type[BaseModel], name: str) -> type[BaseModel]:
-    """The same fields, every one optional: the body of a partial update (PUT/PATCH)."""
+    """The body of a partial update (PUT/PATCH): the same fields, each optional. A field left out
+    is unchanged; ``null`` clears a field that may be empty and is an error for one that may not,
+    exactly as the field's own schema says."""
     fields: dict[str, Any] = {}
     for field_name, info in model.model_fields.items():
-        # Keep each field's constraints (metadata); None means "leave unchanged".
         annotation: Any = info.annotation
-        if info.metadata:
+        if info.metadata:  # keep each field's constraints
             annotation = Annotated.__class_getitem__((annotation, *info.metadata))  # type: ignore[attr-defined]
-        fields[field_name] = (annotation | None, Field(default=None, description=info.description))
-    fields["version"] = (int | None, Field(default=None, description="Expected current version (409 if stale)"))
+        fields[field_name] = (
+            annotation,
+            Field(
+                default=None, description=info.description, json_schema_extra=_without_default(info.json_schema_extra)
+            ),
+        )
+    fields["version"] = (
+        Version | None,
+        Field(
+            default=None,
+            description="Expected current version (409 if stale)",
+            json_schema_extra=_without_default(None),
+        ),
+    )
     return create_model(name, __base__=ApiModel, **fields)
 
 
@@ -110,7 +170,7 @@ OrgPatch = partial(OrgIn, "OrgPatch")
 class Variant(ApiModel):
     """One rendition of an ad or slate, pre-transcoded, as an HLS media playlist."""
 
-    bitrate_bps: int = Field(gt=0, le=200_000_000)
+    bitrate_bps: JsonInt = Field(gt=0, le=200_000_000)
     playlist_url: HttpUrl
 
 
@@ -124,14 +184,19 @@ class Tracking(ApiModel):
     error: list[HttpUrl] = Field(default_factory=list, max_length=20)
 
 
-def _unique_bitrates(variants: list[Variant]) -> list[Variant]:
-    seen = [v.bitrate_bps for v in variants]
-    if len(set(seen)) != len(seen):
-        raise ValueError("two variants with the same bitrateBps")
+def _distinct_variants(variants: list[Variant]) -> list[Variant]:
+    """Renditions in bitrate order. Two may share a bitrate (HLS allows it: another codec or
+    resolution; a player's variant is matched to the first); the same one twice is a mistake."""
+    if len(set(variants)) != len(variants):
+        raise ValueError("the same variant is listed twice")
     return sorted(variants, key=lambda v: v.bitrate_bps)
 
 
-Variants = Annotated[list[Variant], Field(min_length=1, max_length=20), AfterValidator(_unique_bitrates)]
+Variants = Annotated[
+    list[Variant],
+    Field(min_length=1, max_length=20, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_distinct_variants),
+]
 
 
 class SlateIn(ApiModel):
@@ -159,7 +224,7 @@ class AdPodIn(ApiModel):
     duration_seconds: float = Field(gt=0, le=600)
     variants: Variants
     tracking: Tracking = Field(default_factory=Tracking)
-    vast_creative_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    vast_creative_id: Text | None = None
     status: AssetStatus = "active"
 
 
@@ -176,6 +241,14 @@ AdPodPatch = partial(AdPodIn, "AdPodPatch")
 
 # --- channels -----------------------------------------------------------------------------------
 class ChannelIn(ApiModel):
+    # The one rule across fields, stated in the schema too (JSON Schema if/then).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"vastEnabled": {"const": True}}, "required": ["vastEnabled"]},
+            "then": {"required": ["vastUrl"], "properties": {"vastUrl": {"type": "string"}}},
+        }
+    )
+
     slug: Slug
     name: Name
     origin_url: HttpUrl = Field(description="Live HLS master playlist of the channel's origin")
@@ -184,18 +257,18 @@ class ChannelIn(ApiModel):
     scte35_enabled: bool = True
     scte35_auto_insert: bool = False
     schedule_enabled: bool = False
-    schedule_interval_minutes: int = Field(default=5, ge=1, le=1440)
-    schedule_break_seconds: int = Field(default=30, ge=1, le=600)
+    schedule_interval_minutes: JsonInt = Field(default=5, ge=1, le=1440)
+    schedule_break_seconds: JsonInt = Field(default=30, ge=1, le=600)
     vast_enabled: bool = False
     vast_url: HttpUrl | None = None
-    vast_timeout_ms: int = Field(default=2000, ge=50, le=30_000)
-    default_ad_duration_seconds: int = Field(default=30, ge=1, le=600)
-    slate_id: str | None = Field(default=None, max_length=40)
-    ad_pod_id: str | None = Field(default=None, max_length=40)
+    vast_timeout_ms: JsonInt = Field(default=2000, ge=50, le=30_000)
+    default_ad_duration_seconds: JsonInt = Field(default=30, ge=1, le=600)
+    slate_id: Text | None = Field(default=None, max_length=40, description="Id of a slate of this organization")
+    ad_pod_id: Text | None = Field(default=None, max_length=40, description="Id of an ad pod of this organization")
     ad_pod_base_url: HttpUrl | None = None
-    manifest_cache_max_age_seconds: int = Field(default=2, ge=0, le=60)
-    interstitial_restrict: Annotated[str | None, AfterValidator(_restrict)] = None
-    interstitial_snap: Annotated[str | None, AfterValidator(_snap)] = None
+    manifest_cache_max_age_seconds: JsonInt = Field(default=2, ge=0, le=60)
+    interstitial_restrict: Restrict | None = None
+    interstitial_snap: Snap | None = None
 
     @model_validator(mode="after")
     def _vast_needs_url(self) -> ChannelIn:
@@ -236,7 +309,7 @@ class ChannelConfig(Channel):
 class TokenIn(ApiModel):
     name: Name = "api"
     role: Role = "editor"
-    expires_in_seconds: int | None = Field(default=None, gt=0, le=10 * 365 * 86400)
+    expires_in_seconds: Seconds | None = None
 
 
 class Token(ApiModel):

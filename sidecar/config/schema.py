@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -153,4 +154,30 @@ actor_instances = Table(
     Column("requests", BigInteger, nullable=False),
     Column("evicted_at", Float, nullable=True),
     Column("evict_reason", String(16), nullable=True),
+)
+
+# --- the audit trail of admin writes -------------------------------------------------------------------
+# No foreign keys: a record outlives what it describes (the deletion of an organization is audited too).
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("occurred_at", Float, nullable=False, index=True),
+    Column("org_id", String(40), nullable=False),  # the acting token's organization
+    Column("target_org_id", String(40), nullable=False),  # the organization whose data the write concerns
+    Column("token_id", String(40), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("route", String(200), nullable=False),
+    Column("object_type", String(32), nullable=False),
+    Column("object_ref", String(64), nullable=True),
+    Column("object_id", String(40), nullable=True),
+    Column("fields", JSON, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("result", String(8), nullable=False),
+    Column("problem", String(64), nullable=True),
+    Column("source_ip", String(64), nullable=True),
+    Index("ix_audit_events_org_id_id", "org_id", "id"),
+    Index("ix_audit_events_target_org_id_id", "target_org_id", "id"),
 )

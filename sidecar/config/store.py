@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from sidecar.config import schema as t
+from sidecar.config.audit import AuditLog
 from sidecar.config.models import (
     AdPod,
     ApiModel,
@@ -132,6 +133,7 @@ def create_engine(database_url: str) -> AsyncEngine:
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.audit = AuditLog(engine)
 
     @classmethod
     def from_url(cls, database_url: str) -> Store:
@@ -420,8 +422,9 @@ class Store:
         model: type[M],
         full: type[ApiModel],
         expected_version: int | None = None,
-    ) -> tuple[M, list[ChannelKeyRef]]:
-        """Update a slate or pod; every channel embedding it gets a new version."""
+    ) -> tuple[M, M, list[ChannelKeyRef]]:
+        """Update a slate or pod; every channel embedding it gets a new version. Returns (before,
+        after, key refs of those channels)."""
         kind = "ad pod" if table is t.ad_pods else "slate"
         async with self._tx() as conn:
             org = await self._org_row(conn, org_id)
@@ -437,7 +440,7 @@ class Store:
                 raise Conflict("slug", f"slug {values['slug']!r} exists in this organization") from None
             column = t.channels.c.ad_pod_id if table is t.ad_pods else t.channels.c.slate_id
             refs = await self._bump_channels(conn, column == getattr(before, "id"), org.slug)  # noqa: B009
-        return model.model_validate({**before.model_dump(), **values}), refs
+        return before, model.model_validate({**before.model_dump(), **values}), refs
 
     async def delete_asset(self, table: Table, org_id: str, ref: str, model: type[M]) -> tuple[M, list[ChannelKeyRef]]:
         kind = "ad pod" if table is t.ad_pods else "slate"
@@ -460,6 +463,8 @@ class Store:
     @staticmethod
     async def _get(conn: AsyncConnection, table: Table, org_id: str, ref: str, model: type[M], kind: str) -> M:
         """By id or slug, and only inside ``org_id``: another org's object is simply not found."""
+        if "\x00" in ref:  # no id or slug has one, and PostgreSQL refuses to compare with it
+            raise NotFound(kind, ref)
         row = (
             (
                 await conn.execute(

@@ -146,6 +146,7 @@ def running(opts: argparse.Namespace, scratch: Path) -> Iterator[Endpoints]:
         origin_port = free_port()
         origin = stack.start("origin", [*sidecar, "origin", "--port", str(origin_port), *opts.origin_args])
         origin_url = f"http://127.0.0.1:{origin_port}"
+        env["SIDECAR_URL_ALLOW"] = f"127.0.0.1:{origin_port}"  # the URL policy denies loopback by default
         wait_http(origin_url + "/", origin)
         seeded = subprocess.run(
             [*sidecar, "seed", "--origin-url", origin_url], env=env, capture_output=True, text=True, check=False

@@ -25,8 +25,10 @@ from sidecar.actors.state import AdTrackingState, AssetState, PlanItemState
 from sidecar.ads.vast import Ad, LinearCreative, fetch_vast
 from sidecar.config.models import AdPod, ChannelConfig, Slate, Variant
 from sidecar.hls.parse import PlaylistError, parse_master, parse_media
+from sidecar.net.client import fetching
 from sidecar.stitch.origin import OriginClient, OriginError
 from sidecar.telemetry import catalogue as m
+from sidecar.telemetry.redact import url_for_log
 
 log = logging.getLogger("sidecar.stitch.fill")
 
@@ -55,10 +57,14 @@ async def timeline_of(
     parsed = []
     for variant in sorted(variants, key=lambda v: v.bitrate_bps):
         try:
-            fetched = await client.get(variant.playlist_url, ttl=ASSET_TTL)
+            with fetching("ad_media"):
+                fetched = await client.get(variant.playlist_url, ttl=ASSET_TTL)
             parsed.append((variant, parse_media(fetched.text)))
         except (OriginError, PlaylistError) as exc:
-            log.warning(f"rendition {variant.playlist_url} unusable: {exc}", extra={"event": "ad_rendition_unusable"})
+            log.warning(
+                f"rendition {url_for_log(variant.playlist_url)} unusable: {exc}",
+                extra={"event": "ad_rendition_unusable"},
+            )
     if not parsed or not parsed[0][1].segments:
         raise LookupError("no rendition of the creative could be loaded")
     reference = parsed[0][1]
@@ -79,7 +85,8 @@ async def timeline_of(
 
 async def _hls_variants(client: OriginClient, url: str, bitrate_kbps: int | None) -> list[Variant]:
     """A VAST HLS MediaFile is usually a multivariant playlist; a media playlist is one rendition."""
-    fetched = await client.get(url, ttl=ASSET_TTL)
+    with fetching("ad_media"):
+        fetched = await client.get(url, ttl=ASSET_TTL)
     if "#EXT-X-STREAM-INF" in fetched.text:
         master = parse_master(fetched.text)
         return [Variant(bitrate_bps=v.bandwidth, playlist_url=urljoin(url, v.uri)) for v in master.variants]

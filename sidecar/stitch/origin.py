@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import aiohttp
 from opentelemetry.trace import SpanKind
 
+from sidecar.net.client import denial_of, fetching
 from sidecar.telemetry import catalogue as m
 from sidecar.telemetry import tracing
 
@@ -90,7 +91,7 @@ class OriginClient:
             del self._flights[url]
 
     async def _fetch(self, url: str) -> Fetched:
-        with tracing.span("origin.fetch", kind=SpanKind.CLIENT) as span:
+        with fetching("origin", unless_set=True), tracing.span("origin.fetch", kind=SpanKind.CLIENT) as span:
             if span is not None:
                 span.set_attribute("url.full", url)
             return await self._fetch_traced(url)
@@ -113,6 +114,11 @@ class OriginClient:
             raise OriginError("timeout", f"origin did not answer within {self.timeout:g} s") from None
         except (aiohttp.ClientError, OSError) as exc:
             m.origin_fetch_seconds.labels("error").observe(time.perf_counter() - started)
+            denial = denial_of(exc)
+            if denial is not None:
+                raise OriginError(
+                    "denied", f"the URL policy does not allow this address ({denial.reason.replace('_', ' ')})"
+                ) from None
             raise OriginError("connect", f"origin unreachable: {type(exc).__name__}") from None
         m.origin_fetch_seconds.labels("error" if len(body) > MAX_PLAYLIST_BYTES else "ok").observe(
             time.perf_counter() - started

@@ -15,6 +15,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 
 from sidecar import __version__
+from sidecar.net.policy import PURPOSES, REASONS
 from sidecar.telemetry import hot
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -343,6 +344,38 @@ beacon_queue_oldest_age_seconds = Gauge(
     registry=registry,
 )
 
+# --- security: tenant-supplied URLs, the audit trail, client errors ----------------------------------
+url_denied_total = Counter(
+    "ssai_url_denied_total",
+    "Tenant-supplied URLs the URL policy refused, by purpose (origin, ad_media, vast, beacon, admin_write) "
+    "and reason (loopback, private, metadata, own_listener ...).",
+    ["purpose", "reason"],
+    registry=registry,
+)
+audit_events_total = Counter(
+    "ssai_audit_events_total",
+    "Admin writes recorded in the audit trail (result ok or error); write_failed: the record could not be "
+    "stored (it was logged instead).",
+    ["result"],
+    registry=registry,
+)
+CLIENT_ERROR_REASONS: tuple[str, ...] = (
+    "line_too_long",
+    "bad_http_message",
+    "bad_http_method",
+    "bad_status_line",
+    "invalid_header",
+    "invalid_url",
+    "other",
+)
+http_client_errors_total = Counter(
+    "ssai_http_client_errors_total",
+    "Requests rejected before routing because they were not valid HTTP (oversized request line or header, "
+    "bad header, bad method ...).",
+    ["reason"],
+    registry=registry,
+)
+
 # --- the probe's own registry (``sidecar probe`` exports these on its /metrics) ---------------------
 probe_registry = CollectorRegistry()
 probe_config_propagation_seconds = Histogram(
@@ -409,6 +442,7 @@ _zero(
             "wrapper_limit",
             "no_ads_after_wrapper",
             "connect_error",
+            "denied",
         )
     ),
 )
@@ -420,6 +454,17 @@ _zero(
         for r in ("sent", "failed", "retried", "dropped")
     ),
 )
+_zero(
+    url_denied_total,
+    *(
+        (p, r)
+        for p in PURPOSES
+        if p != "other"
+        for r in REASONS
+    ),
+)
+_zero(audit_events_total, ("ok",), ("error",), ("write_failed",))
+_zero(http_client_errors_total, *((r,) for r in CLIENT_ERROR_REASONS))
 _zero(actor_evictions_total, ("idle",), ("shutdown",), ("deleted",))
 _zero(playlist_validation_failures_total, *((r,) for r in ("msn", "dsn", "pdt", "target_duration", "markers")))
 _zero(origin_fetch_seconds, ("ok",), ("error",))
@@ -443,7 +488,10 @@ def init_channel(org: str, channel: str) -> None:
         _zero(counter, (org, channel))
     _zero(
         origin_errors_total,
-        *((org, channel, r) for r in ("timeout", "connect", "http_4xx", "http_5xx", "invalid", "oversized", "splice")),
+        *(
+            (org, channel, r)
+            for r in ("timeout", "connect", "denied", "http_4xx", "http_5xx", "invalid", "oversized", "splice")
+        ),
     )
     # Failed manifest requests carry mode "none" (decided after the origin answered); a zero
     # series per kind lets error ratios read 0 rather than "no data" while all is well.

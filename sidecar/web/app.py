@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,14 +12,15 @@ from typing import Any
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
+from sidecar.config.models import SLUG_PATTERN
 from sidecar.config.store import AuthContext
 from sidecar.services import Services
 from sidecar.telemetry import catalogue as m
-from sidecar.web import openapi
+from sidecar.web import audit, openapi
 from sidecar.web.admin import ROUTES, Route
 from sidecar.web.auth import Authenticator, require
 from sidecar.web.keys import MAX_BODY, OPENAPI, SERVICES
-from sidecar.web.problem import Handler, Problem, problem_middleware
+from sidecar.web.problem import Handler, Problem, outcome_of, problem_middleware
 
 
 def route_template(request: web.Request) -> str:
@@ -41,11 +43,39 @@ async def admin_metrics_middleware(request: web.Request, handler: Handler) -> we
         m.admin_request_seconds.labels(template).observe(time.perf_counter() - started)
 
 
+_REF = re.compile(SLUG_PATTERN)
+
+
 def _guarded(route: Route, auth: Authenticator) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Authenticate, authorize, check path parameters, run; record every write in the audit trail."""
+    write = route.method != "GET"
+
     async def handler(request: web.Request) -> web.StreamResponse:
         ctx: AuthContext = await auth(request)
-        require(ctx, route.role)
-        return await route.handler(request, ctx)
+        try:
+            require(ctx, route.role)
+            for name, value in request.match_info.items():
+                if not _REF.fullmatch(value):  # every id and slug has this shape: nothing else exists
+                    raise Problem(404, "not-found", f"no {name} {value[:80]!r}")
+            unknown = sorted(set(request.query) - {q.name for q in route.query})
+            if unknown:  # as unknown body fields are: a typo must not pass silently
+                raise Problem(
+                    400,
+                    "bad-query",
+                    f"unknown query parameter {unknown[0][:80]!r}",
+                    errors=[{"field": u[:80], "pointer": f"?{u[:80]}", "detail": "unknown query parameter",
+                             "code": "extra_forbidden"} for u in unknown],
+                )
+            response = await route.handler(request, ctx)
+        except Exception as exc:
+            if write:
+                status, kind = outcome_of(exc)
+                await audit.record(request, request.app[SERVICES].store, route.method, route.path, ctx, status, kind)
+            raise
+        if write:
+            store = request.app[SERVICES].store
+            await audit.record(request, store, route.method, route.path, ctx, response.status, None)
+        return response
 
     handler.__name__ = route.handler.__name__
     return handler
@@ -76,7 +106,7 @@ def build_admin_app(svc: Services) -> web.Application:
     )
     app[SERVICES] = svc
     app[MAX_BODY] = svc.settings.max_body_bytes
-    app[OPENAPI] = openapi.build()
+    app[OPENAPI] = openapi.build(svc.settings)
     auth = Authenticator(svc.store)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, _guarded(route, auth))
@@ -125,6 +155,8 @@ async def run_apps(svc: Services, *, ready: Callable[[list[str]], None] | None =
             await runner.setup()
             site = web.TCPSite(runner, address.host, address.port, reuse_address=True, reuse_port=shared or None)
             await site.start()
+            for bound in runner.addresses:  # the real ports (port 0 binds a free one)
+                svc.url_policy.add_listener(str(bound[0]), int(bound[1]))
             runners.append(runner)
             urls.append(f"http://{address}")
         if ready is not None:

@@ -19,4 +19,5 @@ async def parse_body(request: web.Request, model: type[B]) -> B:
     raw = await request.read()
     if not raw.strip():
         raise Problem(400, "malformed-json", "request body is empty; send a JSON object")
-    return model.model_validate_json(raw)
+    # The wire format is camelCase only, as the OpenAPI document says (snake_case is Python's side).
+    return model.model_validate_json(raw, by_alias=True, by_name=False)

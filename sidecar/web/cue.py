@@ -22,7 +22,7 @@ from pydantic import Field, StringConstraints
 from sidecar.actors.channel import ChannelActor, PersistError
 from sidecar.actors.state import BreakActive, describe, stop_break
 from sidecar.config.models import ApiModel
-from sidecar.config.store import AuthContext, NotFound
+from sidecar.config.store import AuthContext, Invalid, NotFound
 from sidecar.settings import COLO_RE, Settings
 from sidecar.telemetry import catalogue as m
 from sidecar.web.body import parse_body
@@ -87,7 +87,7 @@ async def _start(request: web.Request, ctx: AuthContext, actor: ChannelActor, ch
         try:
             pod = await svc.store.get_pod(ctx.org_id, body.pod)
         except NotFound:
-            raise _field_error("pod", f"no ad pod {body.pod!r} in this organization", "reference") from None
+            raise Invalid("pod", f"no ad pod {body.pod!r} in this organization") from None
     config = await svc.cache.get_by_id(channel.id)
     stitcher = svc.stitcher
     if config is None or stitcher is None:

@@ -91,8 +91,10 @@ def from_validation(exc: ValidationError) -> Problem:
     for err in exc.errors(include_input=False, include_url=False):
         if err["type"] == "json_invalid":
             return Problem(400, "malformed-json", f"request body is not valid JSON: {err['msg']}")
-        # Report fields by their wire (camelCase) names whichever spelling was validated.
-        loc = [to_camel(p) if isinstance(p, str) else p for p in err["loc"] if p != "function-after"]
+        # Report fields by their wire (camelCase) names; an unknown field as it was sent.
+        loc = [p for p in err["loc"] if p != "function-after"]
+        if err["type"] != "extra_forbidden":
+            loc = [to_camel(p) if isinstance(p, str) else p for p in loc]
         message = err["msg"].removeprefix("Value error, ")
         # Cross-field rules raise "fieldName: message" with no location of their own.
         if not loc and ":" in message and " " not in message.split(":", 1)[0]:
@@ -124,13 +126,39 @@ def from_store(exc: StoreError) -> Problem:
             errors=[{"field": exc.field, "pointer": f"#/{exc.field}", "detail": exc.detail, "code": "conflict"}],
         )
     if isinstance(exc, Invalid):
+        # A reference to something the organization does not have: not found, like asking for it
+        # directly (a well-formed body is never a 422 for what the schema cannot know).
         return Problem(
-            422,
-            "validation",
+            404,
+            "not-found",
             f"{exc.field}: {exc.detail}",
             errors=[{"field": exc.field, "pointer": f"#/{exc.field}", "detail": exc.detail, "code": "reference"}],
         )
     return Problem(503, "store-unavailable", "the config store could not answer")
+
+
+HTTP_KINDS = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}
+
+
+def outcome_of(exc: BaseException) -> tuple[int, str]:
+    """(status, problem kind) that the middleware will answer ``exc`` with."""
+    problem = as_problem(exc) if isinstance(exc, Exception) else None
+    if problem is not None:
+        return problem.status, problem.kind
+    if isinstance(exc, web.HTTPException) and exc.status >= 400:
+        return exc.status, HTTP_KINDS.get(exc.status, "http")
+    return 500, "internal"
+
+
+def as_problem(exc: Exception) -> Problem | None:
+    """The problem an expected failure answers with (None: a bug, answered 500)."""
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, ValidationError):
+        return from_validation(exc)
+    if isinstance(exc, StoreError):
+        return from_store(exc)
+    return None
 
 
 @web.middleware
@@ -138,16 +166,14 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Turn every failure into problem+json; an unexpected one is logged and becomes a 500."""
     try:
         return await handler(request)
-    except Problem as problem:
+    except (Problem, ValidationError, StoreError) as exc:
+        problem = as_problem(exc)
+        assert problem is not None
         return problem.response(request.path)
-    except ValidationError as exc:
-        return from_validation(exc).response(request.path)
-    except StoreError as exc:
-        return from_store(exc).response(request.path)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        kind = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(exc.status, "http")
+        kind = HTTP_KINDS.get(exc.status, "http")
         detail = exc.text if exc.text and not exc.text.startswith(str(exc.status)) else exc.reason
         if exc.status == 413:
             detail = f"request body larger than {request.client_max_size} bytes"

@@ -109,7 +109,7 @@ async def test_embedded_slate_and_pod_changes_bump_channels(store: Store) -> Non
     assert config.slate.duration_seconds == 4 and len(config.ad_pod.variants) == 2
     assert floor >= config.version
 
-    _, refs = await store.update_asset(t.slates, org.id, "s", {"duration_seconds": 6.0}, Slate, SlateIn)
+    _, _, refs = await store.update_asset(t.slates, org.id, "s", {"duration_seconds": 6.0}, Slate, SlateIn)
     assert [r.id for r in refs] == [ch.id], "only channels embedding the slate change"
     _, config2 = await store.read_config(channel_id=ch.id)
     assert config2 is not None and config2.slate is not None

@@ -122,10 +122,11 @@ async def test_another_orgs_objects_answer_404(stack: Stack) -> None:
         await problem(await stack.admin.post(f"/admin/channels/{ref}/invalidate", headers=b.auth), 404)
         await problem(await stack.admin.post(f"/admin/channels/{ref}/warm", headers=b.auth), 404)
     await problem(await stack.admin.get(f"/admin/ad-pods/{pod_id}", headers=b.auth), 404)
+    # Referring to another org's pod is the same "not found" as asking for it, naming the field.
     body = await problem(
-        await stack.admin.post("/admin/channels", json=channel_body(adPodId=pod_id), headers=b.auth), 422
+        await stack.admin.post("/admin/channels", json=channel_body(adPodId=pod_id), headers=b.auth), 404
     )
-    assert body["errors"][0]["field"] == "adPodId"
+    assert body["errors"][0]["field"] == "adPodId" and body["errors"][0]["code"] == "reference"
     assert (await (await stack.admin.get("/admin/channels", headers=b.auth)).json())["channels"] == []
     # A's channel is untouched.
     still = await (await stack.admin.get(f"/admin/channels/{created['id']}", headers=a.auth)).json()
@@ -154,6 +155,11 @@ async def test_malformed_json_is_400(stack: Stack) -> None:
         (channel_body(vastTimeoutMs="2000"), "vastTimeoutMs", "int_type"),
         (channel_body(scte35Enabled=1), "scte35Enabled", "bool_type"),
         (channel_body(originUrl="ftp://x/y.m3u8"), "originUrl", "value_error"),
+        (channel_body(originUrl="http://a b/"), "originUrl", "value_error"),
+        (channel_body(interstitialSnap=""), "interstitialSnap", "string_pattern_mismatch"),
+        (channel_body(name="   "), "name", "string_pattern_mismatch"),
+        (channel_body(name="a\u0000b"), "name", "string_pattern_mismatch"),
+        (channel_body(vastTimeoutMs=2000.5), "vastTimeoutMs", "int_type"),
         (channel_body(slug="Bad Slug"), "slug", "string_pattern_mismatch"),
         (channel_body(vastEnabled=True), "vastUrl", "value_error"),
         (channel_body(bogus=True), "bogus", "extra_forbidden"),
@@ -188,14 +194,32 @@ async def test_nested_fields_are_named_with_pointers(stack: Stack) -> None:
 
 
 async def test_put_validates_the_merged_result(stack: Stack) -> None:
+    """A patch whose fields are each valid but which leaves the channel invalid conflicts with
+    the channel's state (409, naming the field); null clears only what may be empty."""
     t = await make_tenant(stack.svc.store)
-    await create_channel(stack, t)
+    await create_channel(stack, t, vastUrl="http://ads.test/vast")
     body = await problem(
-        await stack.admin.put("/admin/channels/sports1", json={"vastEnabled": True}, headers=t.auth), 422
+        await stack.admin.put("/admin/channels/sports1", json={"vastEnabled": True, "vastUrl": None}, headers=t.auth),
+        409,
     )
     assert body["errors"][0]["field"] == "vastUrl"
     body = await problem(await stack.admin.put("/admin/channels/sports1", json={"name": None}, headers=t.auth), 422)
     assert body["errors"][0]["field"] == "name"
+    resp = await stack.admin.patch("/admin/channels/sports1", json={"vastUrl": None, "slateId": None}, headers=t.auth)
+    assert resp.status == 200 and (await resp.json())["channel"]["vastUrl"] is None
+
+
+async def test_integers_written_as_json_floats_are_integers(stack: Stack) -> None:
+    """JSON has one number type; JSON Schema's integer accepts 30.0, and so does the API."""
+    t = await make_tenant(stack.svc.store)
+    created = (await create_channel(stack, t, vastTimeoutMs=2500.0))["channel"]
+    assert created["vastTimeoutMs"] == 2500 and isinstance(created["vastTimeoutMs"], int)
+    resp = await stack.admin.post("/admin/tokens", json={"expiresInSeconds": 5369331.0}, headers=t.auth)
+    assert resp.status == 201, await resp.text()
+    resp = await stack.admin.put(
+        "/admin/channels/sports1", json={"name": "n", "version": float(created["version"])}, headers=t.auth
+    )
+    assert resp.status == 200, await resp.text()
 
 
 async def test_oversized_body_is_413(stack: Stack) -> None:
@@ -445,9 +469,10 @@ async def test_warm_fills_the_cache_without_older_versions(stack: Stack) -> None
 
 async def test_create_with_warm_param_validated(stack: Stack) -> None:
     t = await make_tenant(stack.svc.store)
-    resp = await stack.admin.post("/admin/channels?warm=maybe", json=channel_body(), headers=t.auth)
-    body = await problem(resp, 400)
-    assert body["errors"][0]["field"] == "warm"
+    for value in ("maybe", "1", "TRUE"):  # the schema says boolean: true or false
+        resp = await stack.admin.post(f"/admin/channels?warm={value}", json=channel_body(), headers=t.auth)
+        body = await problem(resp, 400)
+        assert body["errors"][0]["field"] == "warm"
 
 
 # --- OpenAPI, secrets ---------------------------------------------------------------------------------------

@@ -25,10 +25,11 @@ from tests.web.test_admin_api import create_channel, problem
     ],
 )
 async def test_bad_cues_are_422_naming_the_field(stack: Stack, body: dict[str, Any], field: str) -> None:
+    """Invalid is 422; a pod the organization does not have is 404 (as asking for it is)."""
     t = await make_tenant(stack.svc.store)
     await create_channel(stack, t)
     resp = await stack.admin.post("/admin/channels/sports1/cue", json=body, headers=t.auth)
-    detail = await problem(resp, 422)
+    detail = await problem(resp, 404 if field == "pod" else 422)
     assert detail["errors"][0]["field"] == field, detail
     state = await (await stack.admin.get("/admin/channels/sports1/break", headers=t.auth)).json()
     assert state["active"] is False and state["version"] == 0, "a rejected cue changes nothing"
