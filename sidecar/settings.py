@@ -7,10 +7,12 @@ message that names the setting, rather than surfacing later as a confusing runti
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import socket
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -253,14 +255,50 @@ def to_async_url(url: str) -> str:
     return url
 
 
+# Variables an orchestrator injects for a Service whose name starts with "sidecar": Kubernetes
+# (and Docker links) give a Service "sidecar-probe" SIDECAR_PROBE_SERVICE_HOST=10.0.0.7,
+# SIDECAR_PROBE_PORT=tcp://10.0.0.7:9200, SIDECAR_PROBE_PORT_9200_TCP_PORT=9200 and so on.
+_LINK_URL = re.compile(r"^(?:tcp|udp|sctp)://(?:\[[0-9A-Fa-f:.]+\]|[0-9.]+):\d{1,5}$")
+_PROTO = r"_\d+_(?:TCP|UDP|SCTP)"
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+_SERVICE_LINKS: tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...] = tuple(
+    (re.compile(rf"(?:^|_){suffix}$"), check)
+    for suffix, check in (
+        ("SERVICE_HOST", _is_ip),
+        ("SERVICE_PORT(?:_[A-Z0-9_]+)?", str.isdigit),
+        (f"PORT{_PROTO}_PROTO", lambda v: v in ("tcp", "udp", "sctp")),
+        (f"PORT{_PROTO}_PORT", str.isdigit),
+        (f"PORT{_PROTO}_ADDR", _is_ip),
+        (f"PORT(?:{_PROTO})?", lambda v: bool(_LINK_URL.match(v))),
+    )
+)
+
+
+def injected_service_variable(name: str, value: str) -> bool:
+    """Whether ``name=value`` (``name`` without the prefix) is a service-link variable an
+    orchestrator injects. Judged by name *and* value, so a mistyped setting such as
+    ``SIDECAR_VIEWER_PORT=8787`` is still reported as unknown."""
+    return any(pattern.search(name) and check(value) for pattern, check in _SERVICE_LINKS)
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build settings or raise SettingsError naming every bad setting."""
     unknown = sorted(
         k
-        for k in os.environ
+        for k, v in os.environ.items()
         if k.startswith(ENV_PREFIX)
         and k[len(ENV_PREFIX) :].lower() not in Settings.model_fields
         and k != ENV_PREFIX + "CONFIG_FILE"
+        and not injected_service_variable(k[len(ENV_PREFIX) :], v)
     )
     if unknown:
         raise SettingsError(f"{unknown[0]}: unknown setting (a typo?)")
