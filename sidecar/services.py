@@ -37,6 +37,8 @@ class Services:
     redis: RedisLink | None = None
     stitcher: Stitcher | None = None
     beacons: BeaconQueue | None = None
+    #: Every listener of ``run_apps`` is bound (readiness; ``/readyz``).
+    listening: bool = False
     _session: aiohttp.ClientSession | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 

@@ -97,8 +97,11 @@ class Settings(BaseSettings):
     worker_index: int | None = Field(default=None, ge=0, le=63, description="Set by the supervisor for each worker")
     metrics_listen: str | None = Field(
         default=None,
-        description="Base HOST:PORT of per-worker /metrics (worker i listens on PORT+i); default 127.0.0.1:9101 "
-        "when workers > 1, else /metrics is only on the admin port",
+        description="HOST:PORT of the one /metrics for the whole process tree (every worker, labelled worker=i); "
+        "default 127.0.0.1:9101 when workers > 1, else /metrics is only on the admin port",
+    )
+    worker_metrics_socket: str | None = Field(
+        default=None, description="Set by the supervisor: the Unix socket this worker serves its own /metrics on"
     )
     max_body_bytes: int = Field(default=65536, ge=1024, le=16 * 1024 * 1024)
     redis_timeout_seconds: float = Field(default=0.25, gt=0, le=30)
@@ -232,12 +235,10 @@ class Settings(BaseSettings):
 
     @property
     def metrics_address(self) -> ListenAddress | None:
-        """This process's own /metrics listener, if it has one besides the admin port."""
+        """The one scrape endpoint besides the admin port's /metrics: served by the supervisor
+        with several workers (ADR 0014), by the process itself with one."""
         base = self.metrics_listen or ("127.0.0.1:9101" if self.workers > 1 else None)
-        if base is None:
-            return None
-        address = parse_listen(base)
-        return ListenAddress(address.host, address.port + (self.worker_index or 0))
+        return None if base is None else parse_listen(base)
 
     @property
     def is_sqlite(self) -> bool:
