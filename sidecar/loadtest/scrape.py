@@ -44,6 +44,10 @@ PER_CHANNEL = {
     "ssai_actor_instance_starts_total",
 }
 START_TIME = "process_start_time_seconds"
+#: The supervisor's own series: their ``worker`` label names the worker they are about, not the
+#: process that counts them (the supervisor, which does not restart with a worker).
+SUPERVISOR = {"ssai_worker_restarts_total", "ssai_worker_up"}
+SUPERVISOR_PROCESS = "supervisor"
 
 #: (metric name, kept labels)
 Key = tuple[str, tuple[tuple[str, str], ...]]
@@ -65,7 +69,7 @@ def parse(text: str, url: str, org: str, channels: Iterable[str]) -> Scrape:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             labels = sample.labels
-            process = (url, labels.get("worker", ""))
+            process = (url, SUPERVISOR_PROCESS if sample.name in SUPERVISOR else labels.get("worker", ""))
             if sample.name == START_TIME:
                 out.started[process] = float(sample.value)
                 continue
@@ -98,7 +102,8 @@ class Tracker:
         for process, now in scrape.values.items():
             then = self.last.get(process)
             restarted = process in self.started and scrape.started.get(process) != self.started[process]
-            if then is not None and (restarted or any(now.get(k, 0.0) < v for k, v in then.items())):
+            went_down = then is not None and any(k in now and now[k] < v for k, v in then.items())
+            if then is not None and (restarted or went_down):
                 self.resets.append(process)
                 then = {}  # a new process: everything it counted is new
             if not self.baseline:

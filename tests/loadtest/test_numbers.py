@@ -245,3 +245,23 @@ def test_html_escapes_what_it_shows() -> None:
     page = render_html(summary, ["latency.png"])
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "<img src='latency.png'" in page
+
+
+def test_the_supervisors_series_do_not_restart_with_worker_0() -> None:
+    def endpoint(restarts: int, worker0: tuple[int, float] | None) -> scrape.Scrape:
+        text = "# TYPE ssai_worker_restarts_total counter\n"
+        text += f'ssai_worker_restarts_total{{worker="0"}} {restarts}\n'
+        if worker0 is not None:
+            text += "# TYPE ssai_actor_churn_total counter\n"
+            text += f'ssai_actor_churn_total{{org="o",channel="lt0",worker="0"}} {worker0[0]}\n'
+            text += f'# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds{{worker="0"}} {worker0[1]}\n'
+        return scrape.parse(text, "u", "o", ["lt0"])
+
+    tracker = scrape.Tracker()
+    tracker.add(endpoint(0, (0, 1.0)))
+    tracker.add(endpoint(0, (2, 1.0)))  # just before the kill
+    tracker.add(endpoint(1, None))  # worker 0 restarting: only the supervisor answers for it
+    tracker.add(endpoint(1, (1, 9.0)))  # the new worker 0
+    assert tracker.resets == [("u", "0")], "one restart, seen once"
+    assert tracker.increase()["ssai_worker_restarts_total"] == {"total": 1.0}
+    assert tracker.increase()["ssai_actor_churn_total"] == {"total": 3.0}
