@@ -178,7 +178,7 @@ def ms(value: float | None) -> str:
 def pct(value: float | None) -> str:
     if value is None:
         return NONE
-    return "0 %" if value == 0 else f"{value * 100:.3g} %" if value * 100 >= 0.01 else f"{value * 100:.2g} %"
+    return "0 %" if value == 0 else f"{value * 100:.4g} %"
 
 
 def seconds(value: float | None) -> str:
@@ -339,7 +339,7 @@ def _ads(ads: dict[str, Any], per_viewer: list[dict[str, Any]]) -> list[str]:
 def _scraped(scraped: dict[str, Any], prom: dict[str, Any] | None) -> list[str]:
     if scraped["counter_reset"]:
         verdict = (
-            f"a worker restarted during the run ({_fmt(scraped['restarted'])}): its counts up to the scrape just "
+            f"a worker restarted during the run ({_restarts(scraped['restarted'])}): its counts up to the scrape just "
             f"before it was killed are included, what it served after that is lost, so the service's count may be "
             f"short by those requests (difference: {scraped['client_ok'] - scraped['server_ok']:,})"
         )
@@ -375,6 +375,11 @@ def _scraped(scraped: dict[str, Any], prom: dict[str, Any] | None) -> list[str]:
             ),
         ]
     return parts
+
+
+def _restarts(restarted: list[str]) -> str:
+    counted = Counter(restarted)
+    return html.escape(", ".join(f"{who}, {n} times" if n > 1 else who for who, n in counted.items()))
 
 
 def scraped_total(increase: dict[str, dict[str, float]], query: str) -> float:
@@ -444,6 +449,8 @@ def render_html(summary: dict[str, Any], images: list[str]) -> str:
     if prom:
         parts += [
             f"<h2>Server KPIs (Prometheus, over the run's {html.escape(prom['window'])})</h2>",
+            "<p>The whole service: the load test's channels and any other (the probe's canary, the demo "
+            "channel). Counts are <code>increase()</code> rounded to whole events.</p>",
             _table([(k, Cell(kpi(k, v))) for k, v in prom["kpis"].items()]),
         ]
         if "server.png" in images:
