@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -188,3 +189,23 @@ def test_serve_names_a_busy_metrics_port(pg_url: str) -> None:
     assert proc.returncode != 0
     assert f"SIDECAR_METRICS_LISTEN: cannot listen on 127.0.0.1:{port}" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_one_process_serves_the_metrics_port_too(tmp_path: Path) -> None:
+    """SIDECAR_WORKERS=1 with SIDECAR_METRICS_LISTEN (as the Kubernetes Deployment runs it): the
+    dedicated port and the admin port's /metrics are the same process's series, no worker label."""
+    from tests.conftest import ServiceProcess
+
+    metrics = free_port()
+    service = ServiceProcess(
+        {"SIDECAR_DATABASE_URL": f"sqlite:///{tmp_path}/one.db", "SIDECAR_METRICS_LISTEN": f"127.0.0.1:{metrics}"}
+    )
+    service.start()
+    try:
+        text = scrape(metrics)
+        assert label_values(text, "process_start_time_seconds", "worker") == set()
+        started = value(text, "process_start_time_seconds")
+        assert started > 0 and started == value(scrape(service.admin_port), "process_start_time_seconds")
+        assert "ssai_worker_up" not in text
+    finally:
+        service.stop()
