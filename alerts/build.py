@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from alerts import alertmanager, service_rules, slo_rules
+from alerts import alertmanager, kubernetes, service_rules, slo_rules
 from alerts.model import Alert, Group, rules_file
 from sidecar.telemetry import generated
 
@@ -17,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 RECORDING_FILE = HERE / "sidecar-rules.yml"
 ALERTING_FILE = HERE / "sidecar-alerts.yml"
 ALERTMANAGER_FILE = HERE / "alertmanager.yml"
+PROMETHEUS_RULE_FILE = HERE.parent / "deploy" / "kubernetes" / "prometheusrule.yaml"
 
 
 def recording_groups() -> list[Group]:
@@ -37,6 +38,7 @@ def outputs() -> dict[Path, str]:
         RECORDING_FILE: rules_file(recording_groups()),
         ALERTING_FILE: rules_file(alerting_groups()),
         ALERTMANAGER_FILE: alertmanager.render(),
+        PROMETHEUS_RULE_FILE: kubernetes.prometheus_rule(recording_groups() + alerting_groups()),
     }
 
 

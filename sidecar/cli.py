@@ -237,7 +237,13 @@ def serve(no_migrate: bool) -> None:
     if settings.workers > 1 and settings.worker_index is None:
         from sidecar.supervisor import supervise
 
-        sys.exit(supervise(settings))
+        try:
+            code = supervise(settings)
+        except OSError as exc:
+            raise click.ClickException(
+                f"SIDECAR_METRICS_LISTEN: cannot listen on {settings.metrics_address}: {exc.strerror or exc}"
+            ) from None
+        sys.exit(code)
 
     def ready(urls: list[str]) -> None:
         log.info(

@@ -41,6 +41,8 @@ class Services:
     stitcher: Stitcher | None = None
     beacons: BeaconQueue | None = None
     url_policy: UrlPolicy = field(default_factory=UrlPolicy)
+    #: Every listener of ``run_apps`` is bound (readiness; ``/readyz``).
+    listening: bool = False
     _session: aiohttp.ClientSession | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 

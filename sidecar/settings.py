@@ -7,10 +7,12 @@ message that names the setting, rather than surfacing later as a confusing runti
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import socket
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,8 +102,11 @@ class Settings(BaseSettings):
     worker_index: int | None = Field(default=None, ge=0, le=63, description="Set by the supervisor for each worker")
     metrics_listen: str | None = Field(
         default=None,
-        description="Base HOST:PORT of per-worker /metrics (worker i listens on PORT+i); default 127.0.0.1:9101 "
-        "when workers > 1, else /metrics is only on the admin port",
+        description="HOST:PORT of the one /metrics for the whole process tree (every worker, labelled worker=i); "
+        "default 127.0.0.1:9101 when workers > 1, else /metrics is only on the admin port",
+    )
+    worker_metrics_socket: str | None = Field(
+        default=None, description="Set by the supervisor: the Unix socket this worker serves its own /metrics on"
     )
     max_body_bytes: int = Field(default=65536, ge=1024, le=16 * 1024 * 1024)
     redis_timeout_seconds: float = Field(default=0.25, gt=0, le=30)
@@ -254,9 +259,9 @@ class Settings(BaseSettings):
 
     @property
     def listen_addresses(self) -> list[ListenAddress]:
-        """Every address this deployment listens on: viewer, admin, and each worker's metrics."""
-        metrics = [self._metrics_address(i) for i in range(self.workers)]
-        return [self.viewer_address, self.admin_address, *(a for a in metrics if a is not None)]
+        """Every address this deployment listens on: viewer, admin, and the metrics endpoint."""
+        metrics = self.metrics_address
+        return [self.viewer_address, self.admin_address, *([metrics] if metrics is not None else [])]
 
     @property
     def async_database_url(self) -> str:
@@ -267,17 +272,12 @@ class Settings(BaseSettings):
         base = self.instance_slot or f"{socket.gethostname()}:{self.viewer_address.port}"
         return base if self.worker_index is None else f"{base}/w{self.worker_index}"
 
-    def _metrics_address(self, worker: int) -> ListenAddress | None:
-        base = self.metrics_listen or ("127.0.0.1:9101" if self.workers > 1 else None)
-        if base is None:
-            return None
-        address = parse_listen(base)
-        return ListenAddress(address.host, address.port + worker)
-
     @property
     def metrics_address(self) -> ListenAddress | None:
-        """This process's own /metrics listener, if it has one besides the admin port."""
-        return self._metrics_address(self.worker_index or 0)
+        """The one scrape endpoint besides the admin port's /metrics: served by the supervisor
+        with several workers (ADR 0014), by the process itself with one."""
+        base = self.metrics_listen or ("127.0.0.1:9101" if self.workers > 1 else None)
+        return None if base is None else parse_listen(base)
 
     @property
     def is_sqlite(self) -> bool:
@@ -295,14 +295,50 @@ def to_async_url(url: str) -> str:
     return url
 
 
+# Variables an orchestrator injects for a Service whose name starts with "sidecar": Kubernetes
+# (and Docker links) give a Service "sidecar-probe" SIDECAR_PROBE_SERVICE_HOST=10.0.0.7,
+# SIDECAR_PROBE_PORT=tcp://10.0.0.7:9200, SIDECAR_PROBE_PORT_9200_TCP_PORT=9200 and so on.
+_LINK_URL = re.compile(r"^(?:tcp|udp|sctp)://(?:\[[0-9A-Fa-f:.]+\]|[0-9.]+):\d{1,5}$")
+_PROTO = r"_\d+_(?:TCP|UDP|SCTP)"
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+_SERVICE_LINKS: tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...] = tuple(
+    (re.compile(rf"(?:^|_){suffix}$"), check)
+    for suffix, check in (
+        ("SERVICE_HOST", _is_ip),
+        ("SERVICE_PORT(?:_[A-Z0-9_]+)?", str.isdigit),
+        (f"PORT{_PROTO}_PROTO", lambda v: v in ("tcp", "udp", "sctp")),
+        (f"PORT{_PROTO}_PORT", str.isdigit),
+        (f"PORT{_PROTO}_ADDR", _is_ip),
+        (f"PORT(?:{_PROTO})?", lambda v: bool(_LINK_URL.match(v))),
+    )
+)
+
+
+def injected_service_variable(name: str, value: str) -> bool:
+    """Whether ``name=value`` (``name`` without the prefix) is a service-link variable an
+    orchestrator injects. Judged by name *and* value, so a mistyped setting such as
+    ``SIDECAR_VIEWER_PORT=8787`` is still reported as unknown."""
+    return any(pattern.search(name) and check(value) for pattern, check in _SERVICE_LINKS)
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build settings or raise SettingsError naming every bad setting."""
     unknown = sorted(
         k
-        for k in os.environ
+        for k, v in os.environ.items()
         if k.startswith(ENV_PREFIX)
         and k[len(ENV_PREFIX) :].lower() not in Settings.model_fields
         and k != ENV_PREFIX + "CONFIG_FILE"
+        and not injected_service_variable(k[len(ENV_PREFIX) :], v)
     )
     if unknown:
         raise SettingsError(f"{unknown[0]}: unknown setting (a typo?)")

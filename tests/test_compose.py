@@ -2,8 +2,8 @@
 
 A real compose parser (``docker-compose config``) must accept it and reject a broken copy; every
 image is pinned; every file it mounts exists; the ports and URLs that one service uses to reach
-another agree with the settings the service reads (Prometheus scrapes exactly the per-worker
-metrics ports that ``SIDECAR_WORKERS`` and ``SIDECAR_METRICS_LISTEN`` give); and the mounted
+another agree with the settings the service reads (Prometheus scrapes exactly the one metrics
+endpoint ``SIDECAR_METRICS_LISTEN`` gives, whatever ``SIDECAR_WORKERS`` is); and the mounted
 Prometheus and Alertmanager configurations pass ``promtool`` and ``amtool`` as the containers
 will see them.
 """
@@ -122,14 +122,13 @@ def sidecar_settings(services: dict[str, Any], **extra: str) -> Settings:
     return Settings(**{**env, **extra})
 
 
-def worker_metrics(services: dict[str, Any]) -> list[ListenAddress]:
-    settings = sidecar_settings(services)
-    addresses = []
-    for index in range(settings.workers):
-        address = sidecar_settings(services, worker_index=str(index)).metrics_address
-        assert address is not None
-        addresses.append(address)
-    return addresses
+def metrics_address(services: dict[str, Any]) -> ListenAddress:
+    address = sidecar_settings(services).metrics_address
+    assert address is not None
+    # every worker names the same one (the supervisor serves it for all of them; ADR 0014)
+    for index in range(sidecar_settings(services).workers):
+        assert sidecar_settings(services, worker_index=str(index)).metrics_address == address
+    return address
 
 
 def prometheus_yml(services: dict[str, Any]) -> dict[str, Any]:
@@ -143,18 +142,18 @@ def scrape_targets(config: dict[str, Any], job: str) -> set[str]:
     return {t for static in jobs[job]["static_configs"] for t in static["targets"]}
 
 
-def test_prometheus_scrapes_every_worker_and_the_probe(services: dict[str, Any]) -> None:
+def test_prometheus_scrapes_the_service_once_and_the_probe(services: dict[str, Any]) -> None:
     settings = sidecar_settings(services)
     assert settings.workers == 2 and settings.redis_url and not settings.is_sqlite
-    ports = [a.port for a in worker_metrics(services)]
-    assert ports == [9101, 9102]
+    metrics = metrics_address(services)
+    assert metrics.port == 9101
     config = prometheus_yml(services)
-    assert scrape_targets(config, slo.SERVICE_JOB) == {f"sidecar:{p}" for p in ports}
+    assert scrape_targets(config, slo.SERVICE_JOB) == {f"sidecar:{metrics.port}"}
     probe_listen = parse_listen(option(services["probe"]["command"], "--listen"))
     assert scrape_targets(config, slo.PROBE_JOB) == {f"probe:{probe_listen.port}"}
-    assert all(a.host == "0.0.0.0" for a in [*worker_metrics(services), probe_listen]), "reachable from Prometheus"
+    assert all(a.host == "0.0.0.0" for a in [metrics, probe_listen]), "reachable from Prometheus"
     exposed = {str(p) for p in services["sidecar"].get("expose", [])}
-    assert {str(p) for p in ports} <= exposed
+    assert str(metrics.port) in exposed
     alertmanager = {t for a in config["alerting"]["alertmanagers"] for s in a["static_configs"] for t in s["targets"]}
     assert alertmanager == {"alertmanager:9093"}
 

@@ -30,6 +30,19 @@ async def _asset(admin: AdminClient, collection: str, body: dict[str, Any]) -> s
         return str((await admin.request("GET", f"/admin/{collection}/{body['slug']}"))[key]["id"])
 
 
+def _prefix(playlist_url: str) -> str:
+    return playlist_url.rsplit("/", 1)[0] + "/"
+
+
+async def slate_prefixes(admin: AdminClient) -> tuple[str, ...]:
+    """Where the organization's slates live: a break segment under one of these is slate."""
+    try:
+        slates = (await admin.request("GET", "/admin/slates")).get("slates", [])
+    except AdminError:
+        return ()
+    return tuple(sorted({_prefix(v["playlistUrl"]) for s in slates for v in s.get("variants", [])}))
+
+
 async def prepare(cfg: LoadConfig, admin: AdminClient) -> tuple[str, list[str]]:
     """Returns the organization slug and the channel slugs to load."""
     org = await admin.org_slug()

@@ -8,6 +8,24 @@ from pathlib import Path
 
 import click
 
+from sidecar.loadtest.config import Stage, parse_stage
+from sidecar.loadtest.thresholds import EXIT_FAILED, METRICS, Threshold, ThresholdError
+from sidecar.loadtest.thresholds import parse as parse_threshold
+
+
+def _thresholds(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[Threshold, ...]:
+    try:
+        return tuple(parse_threshold(v) for v in values)
+    except ThresholdError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _stages(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[Stage, ...]:
+    try:
+        return tuple(parse_stage(v) for v in values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
 
 @click.command("loadtest")
 @click.option("--viewer-url", default="http://127.0.0.1:8787", show_default=True, help="Viewer base URL")
@@ -73,9 +91,42 @@ import click
     "--metrics-url",
     "metrics_urls",
     multiple=True,
-    help="Service /metrics to scrape before and after (repeat for every worker)",
+    help="The service's /metrics, scraped before, during and after the run (one per `sidecar serve`: "
+    "it covers all its workers)",
 )
 @click.option("--prometheus", default=None, help="Prometheus base URL for the server-side KPIs")
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    callback=_thresholds,
+    help="Pass/fail gate METRIC OP VALUE, repeatable, e.g. 'p99<0.15' 'errors<0.001' 'fill>0.95' "
+    f"(metrics: {', '.join(METRICS)}); a failed one makes the exit code {EXIT_FAILED}",
+)
+@click.option(
+    "--stage",
+    "stages",
+    multiple=True,
+    callback=_stages,
+    help="Load profile step DURATION:VIEWERS, repeatable (k6 stages): viewers move linearly to VIEWERS "
+    "over DURATION, e.g. ramp and soak: --stage 30s:200 --stage 10m:200 --stage 30s:0. "
+    "Replaces --viewers, --duration and --ramp",
+)
+@click.option(
+    "--jitter",
+    type=click.FloatRange(0.0, 0.99),
+    default=0.1,
+    show_default=True,
+    help="Each reload interval is the target duration times a factor drawn from 1 ± this",
+)
+@click.option("--seed", type=int, default=None, help="Random seed (reload phases and jitter) for a repeatable run")
+@click.option(
+    "--scrape-interval",
+    type=click.FloatRange(min=0.1),
+    default=1.0,
+    show_default=True,
+    help="Seconds between scrapes of --metrics-url during the run",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def loadtest(
     viewer_url: str,
@@ -98,6 +149,11 @@ def loadtest(
     kill_worker_of: Path | None,
     metrics_urls: tuple[str, ...],
     prometheus: str | None,
+    thresholds: tuple[Threshold, ...],
+    stages: tuple[Stage, ...],
+    jitter: float,
+    seed: int | None,
+    scrape_interval: float,
     progress: bool,
 ) -> None:
     """Simulated viewers polling variant playlists across channels, while ad breaks, config
@@ -118,6 +174,13 @@ def loadtest(
     from sidecar.probe.admin import AdminError
     from sidecar.telemetry.logging import configure_logging
 
+    ctx = click.get_current_context()
+    replaced = [
+        f"--{name}" for name in ("viewers", "duration", "ramp")
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    ]
+    if stages and replaced:
+        raise click.UsageError(f"--stage replaces {', '.join(replaced)}: give one or the other")
     argv = [a if not a.startswith("sct_tok_") else "$SIDECAR_TOKEN" for a in sys.argv[1:]]
     try:
         cfg = LoadConfig(
@@ -143,6 +206,11 @@ def loadtest(
             prometheus=prometheus,
             progress=progress,
             command=shlex.join(["sidecar", *argv]),
+            stages=stages,
+            jitter=jitter,
+            seed=seed,
+            scrape_interval=scrape_interval,
+            thresholds=thresholds,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
@@ -152,9 +220,12 @@ def loadtest(
     except AdminError as exc:
         raise click.ClickException(f"admin API: {exc}") from None
     overall = summary["client"]["overall"]
+    ads = summary["ads"]
+    fill = "no break seen" if ads["fill"] is None else f"fill {ads['fill'] * 100:.1f} %"
     click.echo(
         f"{overall['requests']} requests, {overall['errors']} errors, p50 {overall['p50_ms']} ms, "
-        f"p99 {overall['p99_ms']} ms; report: {out / 'index.html'}",
+        f"p99 {overall['p99_ms']} ms; {ads['viewers_with_ads']} of {ads['viewers']} viewers saw ads, {fill}; "
+        f"report: {out / 'index.html'}",
         err=True,
     )
     scraped = summary.get("server_scraped")
@@ -164,3 +235,7 @@ def loadtest(
             f"{scraped['server_ok']}" + (" (a worker restarted)" if scraped["counter_reset"] else ""),
             err=True,
         )
+    for result in summary["thresholds"]:
+        click.echo(result["line"], err=True)
+    if not all(r["passed"] for r in summary["thresholds"]):
+        sys.exit(EXIT_FAILED)

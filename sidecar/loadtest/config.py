@@ -2,8 +2,42 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from sidecar.loadtest.thresholds import Threshold
+
+_STAGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*:\s*(\d+)\s*$")
+_SECONDS = {None: 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """k6-style stage: move the number of active viewers linearly to ``target`` over ``seconds``."""
+
+    seconds: float
+    target: int
+
+
+def parse_stage(text: str) -> Stage:
+    match = _STAGE.match(text)
+    if match is None:
+        raise ValueError(f"--stage {text!r}: expected DURATION:VIEWERS, e.g. 30s:200 or 2m:200")
+    seconds = float(match.group(1)) * _SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"--stage {text!r}: the duration must be positive")
+    return Stage(seconds, int(match.group(3)))
+
+
+def viewers_at(stages: tuple[Stage, ...], t: float) -> float:
+    """Active viewers the profile asks for at ``t`` seconds (linear within a stage, from 0)."""
+    start, level = 0.0, 0.0
+    for stage in stages:
+        if t < start + stage.seconds:
+            return level + (stage.target - level) * (t - start) / stage.seconds
+        start, level = start + stage.seconds, float(stage.target)
+    return level
 
 
 @dataclass(frozen=True)
@@ -39,6 +73,32 @@ class LoadConfig:
     request_timeout: float = 10.0
     progress: bool = True
     command: str = ""
+    #: Load profile; empty means: ramp to ``viewers`` over ``ramp`` seconds, hold until ``duration``.
+    stages: tuple[Stage, ...] = ()
+    #: Each reload interval is the target duration times a factor drawn from 1 ± jitter.
+    jitter: float = 0.1
+    seed: int | None = None
+    #: Seconds between scrapes of --metrics-url during the run (and one just before each kill).
+    scrape_interval: float = 1.0
+    thresholds: tuple[Threshold, ...] = ()
+    #: Where the slate's segments live (a break segment under one of these is slate, not an ad).
+    slate_prefixes: tuple[str, ...] = ()
+
+    @property
+    def profile(self) -> tuple[Stage, ...]:
+        if self.stages:
+            return self.stages
+        ramp = min(self.ramp, self.duration)
+        head = (Stage(ramp, self.viewers),) if ramp > 0 else (Stage(1e-9, self.viewers),)
+        return (*head, Stage(max(self.duration - ramp, 1e-9), self.viewers))
+
+    @property
+    def run_seconds(self) -> float:
+        return sum(s.seconds for s in self.stages) if self.stages else self.duration
+
+    @property
+    def max_viewers(self) -> int:
+        return max(s.target for s in self.stages) if self.stages else self.viewers
 
     def __post_init__(self) -> None:
         if self.channels < 1 or self.viewers < 1:
@@ -57,3 +117,7 @@ class LoadConfig:
         ):
             if value < 0:
                 raise ValueError(f"--{name.replace('_', '-')} must not be negative")
+        if not 0 <= self.jitter < 1:
+            raise ValueError("--jitter must be at least 0 and less than 1")
+        if self.stages and self.max_viewers < 1:
+            raise ValueError("--stage: at least one stage needs a target of 1 viewer or more")

@@ -64,8 +64,8 @@ def wait_scraped(prometheus: str, targets: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"Prometheus did not scrape all {targets} targets within {timeout:g} s")
 
 
-def prometheus_config(workers: list[int], probe: int, rules: tuple[Path, ...]) -> str:
-    targets = ", ".join(f"'127.0.0.1:{p}'" for p in workers)
+def prometheus_config(metrics: int, probe: int, rules: tuple[Path, ...]) -> str:
+    targets = f"'127.0.0.1:{metrics}'"
     rule_lines = "\n".join(f"  - {r}" for r in rules)
     return f"""global:
   scrape_interval: 1s
@@ -161,15 +161,17 @@ def running(opts: argparse.Namespace, scratch: Path) -> Iterator[Endpoints]:
             "SIDECAR_WORKERS": str(opts.workers),
             "SIDECAR_INSTANCE_SLOT": "loadtest",
         }
-        worker_ports = [admin]
+        # One scrape endpoint whatever the number of workers (ADR 0014): the admin port's, or
+        # with several workers the supervisor's SIDECAR_METRICS_LISTEN (series labelled worker).
+        metrics_port = admin
         if opts.workers > 1:
             serve_env["SIDECAR_METRICS_LISTEN"] = f"127.0.0.1:{metrics}"
-            worker_ports = [metrics + i for i in range(opts.workers)]
+            metrics_port = metrics
         serve = stack.start("serve", [*sidecar, "serve", "--no-migrate"], serve_env)
         pid_file = scratch / "serve.pid"
         pid_file.write_text(f"{serve.pid}\n")
-        for port in worker_ports:
-            wait_http(f"http://127.0.0.1:{port}/metrics", serve)
+        wait_http(f"http://127.0.0.1:{metrics_port}/metrics", serve)
+        wait_http(f"http://127.0.0.1:{admin}/readyz", serve)
         probe_port = free_port()
         probe = stack.start(
             "probe",
@@ -197,7 +199,7 @@ def running(opts: argparse.Namespace, scratch: Path) -> Iterator[Endpoints]:
         if binary and not opts.no_prometheus:
             prom_port = free_port()
             config = scratch / "prometheus.yml"
-            config.write_text(prometheus_config(worker_ports, probe_port, RULES))
+            config.write_text(prometheus_config(metrics_port, probe_port, RULES))
             prom = stack.start(
                 "prometheus",
                 [
@@ -209,14 +211,14 @@ def running(opts: argparse.Namespace, scratch: Path) -> Iterator[Endpoints]:
             )
             prometheus_url = f"http://127.0.0.1:{prom_port}"
             wait_http(prometheus_url + "/-/ready", prom)
-            wait_scraped(prometheus_url, len(worker_ports) + 1)
+            wait_scraped(prometheus_url, 2)
         time.sleep(opts.warmup)  # a few scrapes and probe rounds before the load starts
         yield Endpoints(
             token=token,
             origin=origin_url,
             viewer=f"http://127.0.0.1:{viewer}",
             admin=f"http://127.0.0.1:{admin}",
-            metrics=tuple(f"http://127.0.0.1:{p}/metrics" for p in worker_ports),
+            metrics=(f"http://127.0.0.1:{metrics_port}/metrics",),
             prometheus=prometheus_url,
             pid_file=pid_file,
         )

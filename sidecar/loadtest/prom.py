@@ -5,7 +5,8 @@ latency (from the probe's series), cache hit rate, actor churn and young-instanc
 state persistence confirmations, manifest request rate, errors and latency; plus the alerts
 that fired during the run (``ALERTS{alertstate="firing"}`` over the window, and
 ``/api/v1/alerts`` at the end). Values come from ``increase``/``rate`` and so are
-extrapolated by Prometheus: the exact client/server comparison is :mod:`.scrape`'s job.
+extrapolated by Prometheus; counts are rounded to whole events (an ``increase`` of 2.008 churns is
+2 churns). The exact client/server comparison is :mod:`.scrape`'s job.
 """
 
 from __future__ import annotations
@@ -39,19 +40,21 @@ def kpi_queries(window: str) -> dict[str, str]:
         "config_propagation_p99_seconds": (
             f"histogram_quantile(0.99, sum by (le) (increase(ssai_probe_config_propagation_seconds_bucket{inc})))"
         ),
-        "config_propagations": f"sum(increase(ssai_probe_config_propagation_seconds_count{inc}))",
-        "config_propagation_timeouts": f"sum(increase(ssai_probe_propagation_timeouts_total{inc}))",
-        "probe_manifest_checks_failed": f'sum(increase(ssai_probe_manifest_checks_total{{result="failed"}}{inc}))',
-        "probe_manifest_checks": f"sum(increase(ssai_probe_manifest_checks_total{inc}))",
-        "actor_churn": f"sum(increase(ssai_actor_churn_total{inc}))",
-        "young_instance_requests": f"sum(increase(ssai_actor_young_instance_requests_total{inc}))",
-        "state_persist_confirmed": f'sum(increase(ssai_state_persist_total{{result="confirmed"}}{inc}))',
-        "state_persist_failed": f'sum(increase(ssai_state_persist_total{{result="failed"}}{inc}))',
+        "config_propagations": f"round(sum(increase(ssai_probe_config_propagation_seconds_count{inc})))",
+        "config_propagation_timeouts": f"round(sum(increase(ssai_probe_propagation_timeouts_total{inc})))",
+        "probe_manifest_checks_failed": (
+            f'round(sum(increase(ssai_probe_manifest_checks_total{{result="failed"}}{inc})))'
+        ),
+        "probe_manifest_checks": f"round(sum(increase(ssai_probe_manifest_checks_total{inc})))",
+        "actor_churn": f"round(sum(increase(ssai_actor_churn_total{inc})))",
+        "young_instance_requests": f"round(sum(increase(ssai_actor_young_instance_requests_total{inc})))",
+        "state_persist_confirmed": f'round(sum(increase(ssai_state_persist_total{{result="confirmed"}}{inc})))',
+        "state_persist_failed": f'round(sum(increase(ssai_state_persist_total{{result="failed"}}{inc})))',
         "state_persist_ratio": (
             f'sum(increase(ssai_state_persist_total{{result="confirmed"}}{inc}))'
             f' / sum(increase(ssai_state_persist_total{{result=~"confirmed|failed"}}{inc}))'
         ),
-        "playlist_validation_failures": f"sum(increase(ssai_playlist_validation_failures_total{inc}))",
+        "playlist_validation_failures": f"round(sum(increase(ssai_playlist_validation_failures_total{inc})))",
         "targets_up": 'sum(up{job=~"sidecar|sidecar-probe"})',
     }
 
@@ -67,7 +70,7 @@ SERIES: dict[str, str] = {
     "config propagation p99 (s)": (
         "histogram_quantile(0.99, sum by (le) (rate(ssai_probe_config_propagation_seconds_bucket[{w}])))"
     ),
-    "workers up": 'sum(up{{job="sidecar"}})',
+    "workers up": 'sum(ssai_worker_up{{job="sidecar"}}) or sum(up{{job="sidecar"}})',
 }
 
 
@@ -142,17 +145,44 @@ class Prometheus:
         ]
 
 
-async def collect(http: aiohttp.ClientSession, url: str, start: float, end: float) -> dict[str, Any]:
+def crosscheck_queries(window: str, org: str, channels: list[str]) -> dict[str, str]:
+    """The counts the load test also scraped itself, over the same channels: the report shows
+    both side by side (the scraped ones exact, these extrapolated to the window's edges). Only
+    counters whose series exist before their first event: ``increase()`` cannot see the first
+    event of a series born during the window (a channel's first actor start, say)."""
+    sel = f'org="{org}",channel=~"{"|".join(channels)}"'
+    return {
+        "ssai_manifest_requests_total{status=200}": (
+            f'round(sum(increase(ssai_manifest_requests_total{{{sel},status="200"}}[{window}])))'
+        ),
+        "ssai_actor_churn_total": f"round(sum(increase(ssai_actor_churn_total{{{sel}}}[{window}])))",
+        "ssai_actor_young_instance_requests_total": (
+            f"round(sum(increase(ssai_actor_young_instance_requests_total{{{sel}}}[{window}])))"
+        ),
+        "ssai_state_persist_total{result=confirmed}": (
+            f'round(sum(increase(ssai_state_persist_total{{result="confirmed"}}[{window}])))'
+        ),
+    }
+
+
+async def collect(
+    http: aiohttp.ClientSession, url: str, start: float, end: float, org: str = "", channels: list[str] | None = None
+) -> dict[str, Any]:
     """Everything the report shows from Prometheus; errors are reported, not raised."""
     prom = Prometheus(http, url)
     duration = max(end - start, 1.0)
     window = f"{math.ceil(duration)}s"
     step = max(1.0, round(duration / 200.0, 1))
     rate_window = f"{max(5, math.ceil(step * 4))}s"
-    out: dict[str, Any] = {"url": url, "window": window, "kpis": {}, "series": {}, "errors": []}
+    out: dict[str, Any] = {"url": url, "window": window, "kpis": {}, "crosscheck": {}, "series": {}, "errors": []}
     for name, query in kpi_queries(window).items():
         try:
             out["kpis"][name] = await prom.scalar(query, end)
+        except PrometheusError as exc:
+            out["errors"].append(f"{name}: {exc}")
+    for name, query in crosscheck_queries(window, org, channels or []).items() if channels else ():
+        try:
+            out["crosscheck"][name] = await prom.scalar(query, end)
         except PrometheusError as exc:
             out["errors"].append(f"{name}: {exc}")
     for title, template in SERIES.items():

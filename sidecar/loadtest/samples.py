@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-PERCENTILES: tuple[float, ...] = (50.0, 90.0, 99.0)
+PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0)
 
 
 @dataclass(frozen=True, slots=True)

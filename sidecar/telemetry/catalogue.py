@@ -405,10 +405,26 @@ probe_manifest_failures_total = Counter(
 )
 
 
+# --- the supervisor's own series (``SIDECAR_WORKERS`` > 1: on the pod's one scrape endpoint) ----------
+supervisor_registry = CollectorRegistry()
+worker_up = Gauge(
+    "ssai_worker_up",
+    "1 if the worker process answered this scrape of the pod's endpoint (0: restarting, its series are absent).",
+    ["worker"],
+    registry=supervisor_registry,
+)
+worker_restarts_total = Counter(
+    "ssai_worker_restarts_total",
+    "Worker processes the supervisor started again after they exited (crash, OOM kill, SIGKILL).",
+    ["worker"],
+    registry=supervisor_registry,
+)
+
+
 def metric_names(reg: CollectorRegistry | None = None) -> set[str]:
     """Every series name the catalogue can export (with _total/_bucket/... suffixes)."""
     names: set[str] = set()
-    for r in (reg,) if reg is not None else (registry, probe_registry):
+    for r in (reg,) if reg is not None else (registry, probe_registry, supervisor_registry):
         for collector in list(r._collector_to_names):
             names.update(n for n in r._collector_to_names[collector] if n.startswith("ssai_"))
     return names

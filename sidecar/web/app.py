@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import ipaddress
 import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
+from sidecar.config.migrate import schema_state
 from sidecar.config.models import SLUG_PATTERN
 from sidecar.config.store import AuthContext
 from sidecar.services import Services
@@ -90,12 +93,55 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
+    """Ready for traffic: every listener bound, the SQL store answering, its schema migrated.
+    Redis is reported but does not make the process unready: without it the service serves from
+    the SQL store (a documented fallback), and failing every pod at once would be an outage."""
     svc: Services = request.app[SERVICES]
+    if not svc.listening:
+        raise Problem(503, "not-ready", "the service is starting: not every listener is bound yet")
     try:
-        await svc.store.ping()
+        schema = await schema_state(svc.store.engine)
     except Exception as exc:
         raise Problem(503, "not-ready", f"SQL store unreachable: {type(exc).__name__}") from None
-    return web.json_response({"status": "ready", "bus": svc.bus.connected})
+    if not schema.ready:
+        raise Problem(503, "not-ready", f"SQL store schema: {schema.detail} (run `sidecar migrate`)")
+    return web.json_response({"status": "ready", "schema": schema.revision, "bus": svc.bus.connected})
+
+
+def _loopback_for(host: str) -> str:
+    """Where this machine reaches a listener bound to ``host`` (the wildcard means loopback)."""
+    try:
+        ip = ipaddress.ip_address(host or "0.0.0.0")  # noqa: S104 - parsing, not binding
+    except ValueError:
+        return host
+    return ("::1" if ip.version == 6 else "127.0.0.1") if ip.is_unspecified else host
+
+
+def _metrics_handler(svc: Services) -> Handler:
+    """The admin port's /metrics. A worker of several answers with the whole process tree's
+    series, fetched from the supervisor's endpoint, rather than its own (the kernel picks which
+    worker answers a connection on the shared port; ADR 0014)."""
+    settings = svc.settings
+    address = settings.metrics_address
+    if settings.worker_index is None or address is None:
+        return make_aiohttp_handler()
+    host = _loopback_for(address.host)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{address.port}/metrics"
+
+    async def pod_metrics(request: web.Request) -> web.Response:
+        forwarded = {k: request.headers[k] for k in ("Accept", "Accept-Encoding") if k in request.headers}
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10), auto_decompress=False) as http,
+                http.get(url, headers=forwarded) as resp,
+            ):
+                body = await resp.read()
+                headers = {k: resp.headers[k] for k in ("Content-Type", "Content-Encoding") if k in resp.headers}
+                return web.Response(body=body, status=resp.status, headers=headers)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Problem(503, "not-ready", f"the supervisor's /metrics ({address}) did not answer: {exc}") from None
+
+    return pod_metrics
 
 
 def build_admin_app(svc: Services) -> web.Application:
@@ -111,7 +157,7 @@ def build_admin_app(svc: Services) -> web.Application:
     for route in ROUTES:
         app.router.add_route(route.method, route.path, _guarded(route, auth))
     app.router.add_get("/admin/openapi.json", _openapi)
-    app.router.add_get("/metrics", make_aiohttp_handler())
+    app.router.add_get("/metrics", _metrics_handler(svc))
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     return app
@@ -129,7 +175,8 @@ def build_viewer_app(svc: Services) -> web.Application:
 
 
 def build_metrics_app() -> web.Application:
-    """A worker's own scrape endpoint (one target per process keeps exemplars; see ADR 0005)."""
+    """This process's own /metrics: the single process's scrape endpoint, or a worker's private
+    one that the supervisor merges into the pod's (ADR 0014)."""
     app = web.Application()
     app.router.add_get("/metrics", make_aiohttp_handler())
     app.router.add_get("/healthz", _healthz)
@@ -138,7 +185,8 @@ def build_metrics_app() -> web.Application:
 
 async def run_apps(svc: Services, *, ready: Callable[[list[str]], None] | None = None) -> None:
     """Serve the apps until cancelled. With several workers the viewer and admin ports are shared
-    (SO_REUSEPORT: the kernel spreads connections); each worker also has its own metrics port."""
+    (SO_REUSEPORT: the kernel spreads connections) and each worker's own /metrics is a Unix socket
+    its supervisor reads; a single process serves SIDECAR_METRICS_LISTEN itself, if set."""
     settings = svc.settings
     await svc.start()
     runners = []
@@ -147,18 +195,26 @@ async def run_apps(svc: Services, *, ready: Callable[[list[str]], None] | None =
         (build_viewer_app(svc), settings.viewer_address, settings.workers > 1),
         (build_admin_app(svc), settings.admin_address, settings.workers > 1),
     ]
-    if settings.metrics_address is not None:
+    if settings.worker_metrics_socket is not None:
+        sites.append((build_metrics_app(), settings.worker_metrics_socket, False))
+    elif settings.metrics_address is not None and settings.worker_index is None:
         sites.append((build_metrics_app(), settings.metrics_address, False))
     try:
         for app, address, shared in sites:
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
-            site = web.TCPSite(runner, address.host, address.port, reuse_address=True, reuse_port=shared or None)
+            site: web.BaseSite
+            if isinstance(address, str):
+                site = web.UnixSite(runner, address)
+                urls.append(f"unix:{address}")
+            else:
+                site = web.TCPSite(runner, address.host, address.port, reuse_address=True, reuse_port=shared or None)
+                urls.append(f"http://{address}")
             await site.start()
             for bound in runner.addresses:  # the real ports (port 0 binds a free one)
                 svc.url_policy.add_listener(str(bound[0]), int(bound[1]))
             runners.append(runner)
-            urls.append(f"http://{address}")
+        svc.listening = True
         if ready is not None:
             ready(urls)
         # Everything allocated so far (imports, apps, caches) lives as long as the process: keep
@@ -166,6 +222,7 @@ async def run_apps(svc: Services, *, ready: Callable[[list[str]], None] | None =
         gc.freeze()
         await asyncio.Event().wait()
     finally:
+        svc.listening = False
         for runner in runners:
             await runner.cleanup()
         await svc.close()

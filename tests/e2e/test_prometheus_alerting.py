@@ -1,7 +1,8 @@
 """End to end with a real Prometheus and Alertmanager.
 
 The service runs as 2 worker processes (PostgreSQL + Redis), the synthetic origin and the probe
-beside it; Prometheus scrapes every worker and the probe with the project's rules loaded, and
+beside it; Prometheus scrapes the service's one endpoint (every worker's series, labelled
+``worker``) and the probe with the project's rules loaded, and
 Alertmanager routes to a webhook receiver in this test. Scrape and evaluation intervals are
 short and ``for:`` durations are shortened (thresholds stay as shipped), so alerts fire in
 seconds rather than minutes.
@@ -64,7 +65,7 @@ class Stack:
     token: str
     org: str
     hooks: Hooks
-    worker_metrics: list[int]
+    metrics: int
 
     async def query(self, http: aiohttp.ClientSession, expr: str) -> dict[str, Any]:
         async with http.get(f"{self.prometheus}/api/v1/query", params={"query": expr}) as resp:
@@ -165,8 +166,8 @@ def stack(pg_url: str, hooks: tuple[Hooks, int], tmp_path: Path) -> Iterator[Sta
             "SIDECAR_AUTO_MIGRATE": "false",
         }
         _spawn(procs, "slow", sidecar_cmd("serve"), slow_env, tmp_path / "slow.log")
-        for port in (metrics, metrics + 1):
-            wait_http(f"http://127.0.0.1:{port}/metrics")
+        wait_http(f"http://127.0.0.1:{metrics}/metrics")
+        wait_http(f"http://127.0.0.1:{admin}/readyz")
         wait_http(f"http://127.0.0.1:{slow_admin}/healthz")
         _spawn(
             procs,
@@ -225,7 +226,7 @@ def stack(pg_url: str, hooks: tuple[Hooks, int], tmp_path: Path) -> Iterator[Sta
                             "job_name": "sidecar",
                             "static_configs": [
                                 {
-                                    "targets": [f"127.0.0.1:{metrics}", f"127.0.0.1:{metrics + 1}"],
+                                    "targets": [f"127.0.0.1:{metrics}"],
                                     "labels": {"colo": "SJC"},
                                 }
                             ],
@@ -260,7 +261,7 @@ def stack(pg_url: str, hooks: tuple[Hooks, int], tmp_path: Path) -> Iterator[Sta
             token,
             org,
             received,
-            [metrics, metrics + 1],
+            metrics,
         )
     finally:
         for proc in procs.values():
@@ -342,9 +343,8 @@ async def test_prometheus_alertmanager_end_to_end(stack: Stack) -> None:
 
         # (b2) inject churn: kill each worker twice with SIGKILL while viewers keep its actor busy.
         for _ in range(2):
-            for port in stack.worker_metrics:
-                async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
-                    assert resp.status == 200
+            async with http.get(f"http://127.0.0.1:{stack.metrics}/metrics") as resp:
+                assert resp.status == 200
             workers = subprocess.run(
                 ["pgrep", "-P", str(stack.procs["service"].pid)], capture_output=True, text=True
             ).stdout.split()
@@ -362,6 +362,13 @@ async def test_prometheus_alertmanager_end_to_end(stack: Stack) -> None:
             await traffic(stack, http, 2)
         churn = stack.hooks.firing("SidecarActorChurnHigh")
         assert churn, json.dumps(stack.hooks.alerts, indent=1)[:3000]
+        # Through the one scrape endpoint, Prometheus saw each worker's restarts (2 kills each)
+        # and every worker back up.
+        restarts = await stack.query(http, "sum by (worker) (ssai_worker_restarts_total)")
+        assert {r["metric"]["worker"]: float(r["value"][1]) for r in restarts["data"]["result"]} == {
+            "0": 2.0,
+            "1": 2.0,
+        }
         assert "sports1" in {a["labels"]["channel"] for a in churn}  # (and the probe's canary, also killed)
         assert all(a["labels"]["severity"] == "warning" and a["receiver"] == "ticket" for a in churn)
         assert churn[0]["annotations"]["runbook_url"].endswith("#sidecaractorchurnhigh")

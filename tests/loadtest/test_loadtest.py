@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -74,7 +75,8 @@ def running(sqlite_url: str, tmp_path: Path) -> Iterator[Running]:
     (Prometheus applies new targets only every 5 s, so it starts first)."""
     binary = shutil.which("prometheus")
     assert binary, "prometheus is required (scripts/system-deps.sh installs it)"
-    service = ServiceProcess({"SIDECAR_DATABASE_URL": sqlite_url})
+    # Cue-API breaks splice at the live edge (not 4 s after it), so a 4 s run sees them.
+    service = ServiceProcess({"SIDECAR_DATABASE_URL": sqlite_url, "SIDECAR_CUE_LEAD_SECONDS": "0"})
     port = free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(
@@ -153,6 +155,12 @@ async def test_report_matches_the_services_own_counters(
             "--prometheus",
             prometheus,
             "--no-progress",
+            "--seed",
+            "7",
+            "--threshold",
+            "errors<0.001",
+            "--threshold",
+            "p99 < 2s",
             "--out",
             str(out),
         ),
@@ -162,6 +170,7 @@ async def test_report_matches_the_services_own_counters(
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "threshold ok: errors<0.001 (errors = 0 %)" in proc.stderr
     after = manifest_ok(scrape(service.admin_port), tenant.org_slug)
     summary = json.loads((out / "summary.json").read_text())
 
@@ -180,6 +189,17 @@ async def test_report_matches_the_services_own_counters(
     assert set(summary["client"]["by_kind"]) == {"master", "media"}
     assert sum(row["requests"] for row in summary["timeline"]) == overall["requests"]
     assert len(summary["timeline"]) == 4
+    watching = [row["viewers"] for row in summary["timeline"]]
+    assert watching[0] < watching[1] < 12 and watching[2:] == [12, 12], f"a 2 s ramp to 12, then all: {watching}"
+    assert [t["passed"] for t in summary["thresholds"]] == [True, True]
+
+    # Viewers saw the cued breaks, filled with the pod's ads (the load test's own pod and slate).
+    ads = summary["ads"]
+    assert len(summary["per_viewer"]) == 12 and ads["viewers"] == 12
+    assert ads["viewers_with_breaks"] >= 1 and 0 < ads["ad_seconds"] <= ads["break_seconds"]
+    assert ads["fill"] == round(ads["ad_seconds"] / ads["break_seconds"], 4)
+    assert ads["ad_seconds"] == round(sum(v["ad_seconds"] for v in summary["per_viewer"]), 3)
+    assert ads["slate_prefixes"] == [f"{origin}/ads/slate/"]
 
     # The scheduled actions ran and went through the admin API.
     kinds = [e["kind"] for e in summary["events"]]
@@ -195,12 +215,19 @@ async def test_report_matches_the_services_own_counters(
     assert prom["kpis"]["targets_up"] == 1
     assert 0 <= prom["kpis"]["config_cache_hit_ratio"] <= 1
 
-    # The files a person opens.
-    for name in ("latency.png", "throughput.png", "server.png"):
+    # Prometheus' counts of the same channels sit beside the scraped ones.
+    assert set(prom["crosscheck"]) >= {"ssai_manifest_requests_total{status=200}", "ssai_actor_churn_total"}
+
+    # The files a person opens, with values written for people.
+    for name in ("viewers.png", "latency.png", "throughput.png", "server.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     page = (out / "index.html").read_text()
-    assert "<img src='latency.png'" in page and "<img src='server.png'" in page
-    assert "<span class='good'>match</span>" in page
+    assert "<img src='viewers.png'" in page and "<img src='server.png'" in page
+    assert "<span class='good'>match</span>" in page and "passed: all 2 thresholds" in page
+    cells = [c for c in re.findall(r"<td>(.*?)</td>", page) if not c.startswith("<code>")]  # code is code
+    assert len(cells) > 100
+    raw = [c for c in cells if re.search(r"\{|\}|\[|\]|\bTrue\b|\bFalse\b|\bNone\b|\bnan\b", c)]
+    assert raw == [], "Python values on the page"
     assert tenant.token not in page and tenant.token not in (out / "summary.json").read_text()
 
 
@@ -212,4 +239,77 @@ def test_bad_options_are_usage_errors() -> None:
         timeout=30,
     )
     assert proc.returncode == 2 and "--restart-cmd or --kill-worker-of" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_failed_threshold_fails_the_run(sqlite_url: str, tmp_path: Path) -> None:
+    """A run whose every request fails (the channels' origin does not answer) must not exit 0."""
+    import asyncio
+
+    service = ServiceProcess({"SIDECAR_DATABASE_URL": sqlite_url, "SIDECAR_ORIGIN_TIMEOUT_SECONDS": "0.5"})
+    service.start()
+    try:
+        tenant = asyncio.run(editor(sqlite_url))
+        proc = subprocess.run(
+            sidecar_cmd(
+                "loadtest",
+                "--viewer-url",
+                service.viewer,
+                "--admin-url",
+                service.admin,
+                "--origin",
+                f"http://127.0.0.1:{free_port()}",  # nothing listens there
+                "--channels",
+                "1",
+                "--viewers",
+                "2",
+                "--duration",
+                "2",
+                "--cue-every",
+                "0",
+                "--config-every",
+                "0",
+                "--no-progress",
+                "--threshold",
+                "errors<0.001",
+                "--threshold",
+                "p99<10s",
+                "--out",
+                str(tmp_path / "report"),
+            ),
+            env={**os.environ, "SIDECAR_TOKEN": tenant.token},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        service.stop()
+    assert proc.returncode == 99, proc.stderr[-3000:]
+    assert "threshold failed: errors<0.001 (errors = 100 %)" in proc.stderr
+    assert "threshold failed: p99<10s (no data)" in proc.stderr, "no successful request: p99 cannot pass"
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert [t["passed"] for t in summary["thresholds"]] == [False, False], "the report is written all the same"
+    assert "FAILED: 2 of 2 thresholds" in (tmp_path / "report" / "index.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--threshold", "p99<<0.15"], "--threshold 'p99<<0.15': '<0.15' is not a number"),
+        (["--threshold", "p98<0.15"], "--threshold 'p98<0.15': unknown metric 'p98'; one of p50, p90"),
+        (["--threshold", "errors<5ms"], "unit 'ms' does not apply to errors"),
+        (["--threshold", "fill"], "--threshold 'fill': expected METRIC OP VALUE"),
+        (["--stage", "30x:10"], "--stage '30x:10': expected DURATION:VIEWERS"),
+        (["--stage", "30s:10", "--duration", "60"], "--stage replaces --duration"),
+    ],
+)
+def test_bad_thresholds_and_stages_are_usage_errors(args: list[str], message: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "sidecar", "loadtest", "--token", "t", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert message in " ".join(proc.stderr.split()), proc.stderr
     assert "Traceback" not in proc.stderr
