@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sidecar.hls.parse import PlaylistError, parse_attributes, parse_media
+from sidecar.hls.attributes import parse_attributes
+from sidecar.hls.parse import PlaylistError, parse_media
 
 _ELAPSED = re.compile(r"ElapsedTime=([0-9.]+)")
 INTERSTITIAL = 'CLASS="com.apple.hls.interstitial"'

@@ -212,7 +212,8 @@ async def run_apps(svc: Services, *, ready: Callable[[list[str]], None] | None =
                 urls.append(f"http://{address}")
             await site.start()
             for bound in runner.addresses:  # the real ports (port 0 binds a free one)
-                svc.url_policy.add_listener(str(bound[0]), int(bound[1]))
+                if isinstance(bound, tuple):  # a Unix socket (a worker's metrics) is no fetch target
+                    svc.url_policy.add_listener(str(bound[0]), int(bound[1]))
             runners.append(runner)
         svc.listening = True
         if ready is not None:
