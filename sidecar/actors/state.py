@@ -45,6 +45,7 @@ class AssetState(_Model):
     variants: tuple[tuple[int, str], ...]
     ad_id: str | None = None
     kind: str = "ad"
+    cut: bool = False  # a pod cut short to fit the break: not played from its own playlists
 
 
 class AdTrackingState(_Model):

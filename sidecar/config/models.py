@@ -182,7 +182,7 @@ class ChannelIn(ApiModel):
     mode: Mode = "auto"
     status: ChannelStatus = "active"
     scte35_enabled: bool = True
-    scte35_auto_insert: bool = False
+    scte35_auto_insert: bool = True
     schedule_enabled: bool = False
     schedule_interval_minutes: int = Field(default=5, ge=1, le=1440)
     schedule_break_seconds: int = Field(default=30, ge=1, le=600)

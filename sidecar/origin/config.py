@@ -255,7 +255,7 @@ class OriginConfig:
         longest, shortest = max(ticks), min(ticks)
         specs = self.break_specs
         end: int | None = None
-        for i, spec in enumerate(specs):
+        for spec in specs:
             if spec.duration <= 0:
                 raise ValueError("break durations must be positive")
             if spec.returns_after is not None and not 0 < spec.returns_after < spec.duration:

@@ -35,6 +35,7 @@ from sidecar.hls.model import MediaPlaylist
 from sidecar.hls.parse import PlaylistError, cut_to_complete, parse_master, parse_media
 from sidecar.hls.splice import SpliceError, TimelineBase, render_sgai, render_ssai
 from sidecar.hls.write import render_media
+from sidecar.stitch import assets
 from sidecar.stitch.fill import decide
 from sidecar.stitch.origin import Fetched, OriginClient, OriginError
 from sidecar.stitch.plans import observation_changes, to_plan
@@ -184,7 +185,7 @@ class Stitcher:
                 parsed = parse_media(text)
             except PlaylistError as exc:
                 raise OriginError("invalid", f"origin media playlist is not valid HLS ({exc.reason})") from None
-            previous = self._latest.get(url)
+            previous: Window | None = self._latest.get(url)
             if cut and previous is not None and previous.playlist.last_msn > parsed.last_msn:
                 # Cut further back than what viewers already have: a playlist may only grow at the end.
                 m.origin_truncated_total.labels("media", "previous").inc()
@@ -499,19 +500,17 @@ class Stitcher:
                     await self.beacons.schedule(
                         sgai_beacons(brk, session, now=time.time(), org=config.org_slug, channel=config.slug)
                     )
-                assets = [
-                    {"URI": f"{base}/ad/{brk.id}/{i}.m3u8", "DURATION": round(a.duration, 3)}
-                    for i, a in enumerate(brk.assets)
-                    if a.duration > 0
-                ]
-                return {"ASSETS": assets}
+                return assets.asset_list(brk, base)
         raise NotFoundError(f"no break {break_id!r} on this channel")
 
     def asset_master(self, actor: ChannelActor, break_id: str, index: int) -> str:
         for brk in actor.state.breaks():
-            if brk.id == break_id and 0 <= index < len(brk.assets):
-                lines = ["#EXTM3U", "#EXT-X-INDEPENDENT-SEGMENTS"]
-                for bandwidth, url in brk.assets[index].variants:
-                    lines += [f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth}", url]
-                return "\n".join(lines) + "\n"
+            if brk.id == break_id and (text := assets.asset_master(brk, index)) is not None:
+                return text
         raise NotFoundError(f"no asset {index} in break {break_id!r}")
+
+    def asset_media(self, actor: ChannelActor, break_id: str, index: int, bandwidth: int) -> str:
+        for brk in actor.state.breaks():
+            if brk.id == break_id and (text := assets.asset_media(brk, index, bandwidth)) is not None:
+                return text
+        raise NotFoundError(f"no playlist {index}/{bandwidth} in break {break_id!r}")

@@ -240,7 +240,8 @@ async def decide(
                     break
                 kept.append(item)
                 t += item.duration
-            items, assets = kept, [asset.model_copy(update={"duration": t, "ad_id": chosen.slug})]
+            cut = len(kept) < len(pod_items)
+            items, assets = kept, [asset.model_copy(update={"duration": t, "ad_id": chosen.slug, "cut": cut})]
             ads = [
                 AdTrackingState(
                     index=0,

@@ -291,7 +291,10 @@ async def test_sgai_interstitial_is_stable_and_ahead(setup: Setup, stream: str) 
     assets = await setup.get(f"{stream}/assets.json?break={break_id}")
     body = await assets.json()
     assert body["ASSETS"][0]["DURATION"] == 30.0
-    ad = await setup.stack.viewer.get(body["ASSETS"][0]["URI"])
+    # Host-qualified (players resolve asset URIs against their page), keeping the player's scheme.
+    uri = body["ASSETS"][0]["URI"]
+    assert uri.startswith(f"//127.0.0.1:{setup.stack.viewer.port}/{setup.tenant.org_slug}/{stream}/ad/"), uri
+    ad = await setup.stack.viewer.session.get("http:" + uri)
     text = await ad.text()
     assert "#EXT-X-STREAM-INF:BANDWIDTH=800000" in text and "/ads/pod-a/800k.m3u8" in text
     await problem(await setup.get(f"{stream}/assets.json"), 400)
