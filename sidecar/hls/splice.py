@@ -31,6 +31,10 @@ from datetime import UTC, datetime, timedelta
 from sidecar.hls.model import MediaPlaylist, Segment, rounded_duration
 
 TOLERANCE = 0.25  # seconds: PDTs from different encoders disagree by a few ms; segments are seconds long
+# An ad item is shown only once the replaced content covers its end *exactly* (to the
+# millisecond): with jittered content (6.006/5.96 s) a tolerance would let the ads run a few tens
+# of milliseconds past the content they replace, and the PDT go back at the return.
+COVERED = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +191,7 @@ def _observe(window: MediaPlaylist, plan: BreakPlan) -> BreakPlan:
         shown = sum(
             1
             for a, item in zip(_offsets(plan.items), plan.items, strict=True)
-            if a + item.duration <= replaced_seconds + TOLERANCE
+            if a + item.duration <= replaced_seconds + COVERED
         )
         resume = not seg.discontinuity
         discs = sum(1 for j in range(shown) if _discontinuity(plan, j)) + (1 if resume else 0)
@@ -281,7 +285,7 @@ def _place(plan: BreakPlan, window: Sequence[Segment]) -> _Placed:
         lower = float("inf")  # slid out entirely (or not published yet)
     first = next((j for j in range(limit) if offsets[j] >= lower), limit)
     last = first
-    while last < limit and offsets[last] + plan.items[last].duration <= coverage + TOLERANCE:
+    while last < limit and offsets[last] + plan.items[last].duration <= coverage + COVERED:
         last += 1
     return _Placed(plan, replaced, first, max(first, last))
 
@@ -443,8 +447,9 @@ def render_sgai(window: MediaPlaylist, plans: Sequence[BreakPlan]) -> MediaPlayl
     for plan in sorted(plans, key=lambda p: p.start):
         if first_pdt is not None and _seconds(plan.end, first_pdt) <= 0:
             continue  # the whole break is behind the window
-        ended = any(s.pdt is not None and _seconds(s.pdt, plan.end) >= -TOLERANCE for s in segments)
-        tag = interstitial_tag(plan, ended=ended)
+        # The return: the first segment boundary at or after the break's end, as SSAI resumes.
+        resume = next((s.pdt for s in segments if s.pdt is not None and _seconds(s.pdt, plan.end) >= -TOLERANCE), None)
+        tag = interstitial_tag(plan, ended=None if resume is None else _seconds(resume, plan.start))
         for i, seg in enumerate(segments):
             if seg.pdt is not None and _seconds(seg.pdt, plan.start) >= -TOLERANCE:
                 segments[i] = replace(seg, tags=(tag, *seg.tags))
@@ -454,15 +459,16 @@ def render_sgai(window: MediaPlaylist, plans: Sequence[BreakPlan]) -> MediaPlayl
     return replace(window, segments=tuple(segments), trailer_tags=tuple(trailer), source=None)
 
 
-def interstitial_tag(plan: BreakPlan, *, ended: bool) -> str:
+def interstitial_tag(plan: BreakPlan, *, ended: float | None) -> str:
     """The break's interstitial ``EXT-X-DATERANGE``. Attributes of one ID never change (RFC 8216bis
     section 4.4.5.1), so a break whose end is not known yet (a live break can return early on a
     CUE-IN, or be stopped) is announced with what cannot change: START-DATE, PLANNED-DURATION (the
     announced duration), the asset list. No DURATION, X-PLAYOUT-LIMIT or X-RESUME-OFFSET: a player
     resumes the primary after what it played, which keeps a live viewer at a constant delay.
-    Once the window shows the return (``ended``), the same ID gains DURATION and X-PLAYOUT-LIMIT
-    with the break's actual length: added attributes, never changed ones, and the player stops
-    the interstitial (slate included) where the origin returned to content.
+    Once the window shows the return, ``ended`` (seconds from the start to the first segment
+    boundary at or after the break's end), the same ID gains DURATION and X-PLAYOUT-LIMIT with
+    it: added attributes, never changed ones, and the player stops the interstitial (slate
+    included) and resumes the primary exactly where its content resumes.
     """
     start = plan.start.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     planned = plan.planned if plan.planned is not None else plan.duration
@@ -477,7 +483,7 @@ def interstitial_tag(plan: BreakPlan, *, ended: bool) -> str:
         attrs.append(f'X-RESTRICT="{plan.restrict}"')
     if plan.snap:
         attrs.append(f'X-SNAP="{plan.snap}"')
-    if ended:
-        attrs.append(f"DURATION={_num(plan.duration)}")
-        attrs.append(f"X-PLAYOUT-LIMIT={_num(plan.duration)}")
+    if ended is not None:
+        attrs.append(f"DURATION={_num(ended)}")
+        attrs.append(f"X-PLAYOUT-LIMIT={_num(ended)}")
     return "#EXT-X-DATERANGE:" + ",".join(attrs)

@@ -42,7 +42,7 @@ def format_seconds(seconds: float) -> str:
 @dataclass(frozen=True)
 class AdBreak:
     """Break ``index`` covers segments ``start`` (the splice-out) up to, excluding, ``end`` (the
-    segment the origin returns to content on: its CUE-IN).
+    segment the origin returns to content on: its CUE-IN, the boundary nearest the signalled end).
 
     ``planned_ticks`` is the signalled duration; ``early`` says the return comes before it.
     """
@@ -87,6 +87,15 @@ class Timeline:
         """The segment that starts at the first boundary at or after ``ticks``."""
         q, r = divmod(ticks, self.cycle)
         return q * len(self.pattern) + bisect.bisect_left(self.prefix, r)
+
+    def msn_nearest(self, ticks: int) -> int:
+        """The segment that starts at the boundary nearest ``ticks`` (the later one on a tie): where
+        an encoder returns from a break, on the IDR closest to the signalled time."""
+        after = self.msn_at_or_after(ticks)
+        before = after - 1
+        if before >= 0 and ticks - self.start_ticks(before) < self.start_ticks(after) - ticks:
+            return before
+        return after
 
     # -- live edge -----------------------------------------------------------------------
     def last_published(self, now: float) -> int:
@@ -151,7 +160,7 @@ class Timeline:
                 start = self.msn_at_or_after(cycle * self.interval + to_ticks(spec.offset))
             else:
                 start = end
-            end = self.msn_at_or_after(self.start_ticks(start) + to_ticks(spec.actual))
+            end = self.msn_nearest(self.start_ticks(start) + to_ticks(spec.actual))
         spec = self.specs[which]
         return AdBreak(
             index,

@@ -50,6 +50,7 @@ log = logging.getLogger("sidecar.stitch")
 MASTER_TTL = 10.0
 MEDIA_TTL = 0.5
 FRESH_CUE_SEGMENTS = 2  # a cue more than this many segments behind the live edge is history
+TRUNCATED_FALLBACK = 10.0  # seconds a complete window may stand in for a cut one (never longer)
 SCHEDULE_LOOKAHEAD = 12.0  # create scheduled breaks this far ahead of the live edge (SGAI look-ahead)
 
 
@@ -144,7 +145,7 @@ class Stitcher:
         self.list_pods = list_pods
         self.origin = OriginClient(session, ttl=origin_ttl, timeout=origin_timeout)
         self._windows: _LRU = _LRU(512)
-        self._latest: _LRU = _LRU(512)  # newest complete window per media playlist URL
+        self._latest: _LRU = _LRU(512)  # newest complete window per media playlist URL, and when
         self._masters: _LRU = _LRU(256)  # last complete master per URL (its _variants key)
         self._renders: _LRU = _LRU(4096)
         self._variants: _LRU = _LRU(1024)
@@ -181,15 +182,21 @@ class Stitcher:
         cached = self._windows.get((url, fetched.digest))
         if cached is None:
             text, cut = cut_to_complete(fetched.text)
+            latest = self._latest.get(url)
+            # The newest complete window, if recent enough to stand in for a cut one.
+            previous: Window | None = (
+                latest[0] if latest is not None and time.monotonic() - latest[1] < TRUNCATED_FALLBACK else None
+            )
             try:
                 parsed = parse_media(text)
             except PlaylistError as exc:
+                if cut and previous is not None:  # cut before its first complete segment
+                    m.origin_truncated_total.labels("media", "previous").inc()
+                    return previous
                 raise OriginError("invalid", f"origin media playlist is not valid HLS ({exc.reason})") from None
-            previous: Window | None = self._latest.get(url)
             if cut and previous is not None and previous.playlist.last_msn > parsed.last_msn:
                 # Cut further back than what viewers already have: a playlist may only grow at the end.
                 m.origin_truncated_total.labels("media", "previous").inc()
-                self._windows.put((url, fetched.digest), previous)
                 return previous
             if cut:
                 m.origin_truncated_total.labels("media", "cut").inc()
@@ -198,7 +205,7 @@ class Stitcher:
             cached = Window(_absolute(parsed, url), fetched.digest)
             self._windows.put((url, fetched.digest), cached)
             if previous is None or cached.playlist.last_msn >= previous.playlist.last_msn:
-                self._latest.put(url, cached)
+                self._latest.put(url, (cached, time.monotonic()))
         return cached
 
     # --- master ----------------------------------------------------------------------------------

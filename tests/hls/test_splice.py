@@ -225,8 +225,9 @@ def test_sgai_adds_one_stable_interstitial_per_break() -> None:
     assert 'ID="brk_1"' in texts[0] and 'START-DATE="2026-01-01T00:01:00.000Z"' in texts[0]
     assert "PLANNED-DURATION=30.000" in texts[0] and 'X-ASSET-LIST="assets.json?break=brk_1"' in texts[0]
     assert ",DURATION=" not in texts[0] and "X-PLAYOUT-LIMIT" not in texts[0] and "X-RESUME-OFFSET" not in texts[0]
-    # Once content after it is published, the same ID gains DURATION and X-PLAYOUT-LIMIT.
-    assert texts[4] == texts[0] + ",DURATION=30.000,X-PLAYOUT-LIMIT=30.000" == texts[5]
+    # Once content after it is published, the same ID gains DURATION and X-PLAYOUT-LIMIT: up to
+    # the segment boundary where content resumes (92 s: the segment at 88 s is still in the break).
+    assert texts[4] == texts[0] + ",DURATION=32.000,X-PLAYOUT-LIMIT=32.000" == texts[5]
     # Ahead of the live edge it sits after the last segment, so players see it in advance.
     early = render_media(render_sgai(origin_window(50.5, 4.0, 6), [plan]))
     assert early.rstrip().splitlines()[-1].startswith("#EXT-X-DATERANGE")
@@ -237,7 +238,8 @@ def test_sgai_adds_one_stable_interstitial_per_break() -> None:
 
 def test_an_early_return_adds_the_actual_duration_and_changes_nothing_announced() -> None:
     """CUE-OUT:30, then CUE-IN 18 s in (the actor shortens the break): the interstitial keeps
-    PLANNED-DURATION=30 and gains DURATION=18 and X-PLAYOUT-LIMIT=18, never a changed value."""
+    PLANNED-DURATION=30 and gains DURATION and X-PLAYOUT-LIMIT up to where content resumes (the
+    boundary at 80 s, 20 s in), never a changed value."""
     plan = BreakPlan(
         id="brk_1", start=EPOCH + timedelta(seconds=60), duration=30.0, planned=30.0, asset_list="a.json?break=brk_1"
     )
@@ -251,7 +253,7 @@ def test_an_early_return_adds_the_actual_duration_and_changes_nothing_announced(
         tags.append(next(line for line in render_media(pl).splitlines() if "interstitial" in line))
     assert all("PLANNED-DURATION=30.000" in tag for tag in tags)
     # Known once content at or after the return is published (the segment at 80 s, at 84 s).
-    assert [("X-PLAYOUT-LIMIT=18.000" in tag) for tag in tags] == [False] * 4 + [True] * 2
+    assert [("X-PLAYOUT-LIMIT=20.000" in tag) for tag in tags] == [False] * 4 + [True] * 2
     # A tag that changed a value is caught by the checker.
     changed = replace(plan, planned=18.0)
     with pytest.raises(InvariantViolation, match="PLANNED-DURATION"):
