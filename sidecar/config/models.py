@@ -195,7 +195,7 @@ class ChannelIn(ApiModel):
     ad_pod_base_url: HttpUrl | None = None
     manifest_cache_max_age_seconds: int = Field(default=2, ge=0, le=60)
     interstitial_restrict: Annotated[str | None, AfterValidator(_restrict)] = None
-    interstitial_snap: Annotated[str | None, AfterValidator(_snap)] = None
+    interstitial_snap: Annotated[str | None, AfterValidator(_snap)] = "OUT,IN"
 
     @model_validator(mode="after")
     def _vast_needs_url(self) -> ChannelIn:
