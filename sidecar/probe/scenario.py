@@ -45,7 +45,14 @@ from datetime import datetime, timedelta
 from sidecar.hls.attributes import parse_attributes, parse_pdt
 from sidecar.hls.model import MediaPlaylist, Segment
 from sidecar.hls.parse import PlaylistError, parse_media
-from sidecar.probe.invariants import DateRanges, History, InvariantViolation, check_aligned, check_dateranges, check_reload
+from sidecar.probe.invariants import (
+    DateRanges,
+    History,
+    InvariantViolation,
+    check_aligned,
+    check_dateranges,
+    check_reload,
+)
 
 CHECKS = ("reload", "aligned", "daterange", "pod", "errors", "cors", "assets")
 TOLERANCE = 0.1  # seconds: PDTs are milliseconds; splices land on segment boundaries
@@ -111,7 +118,9 @@ class ScenarioChecker:
 
     def _cors(self, what: str, status: int, headers: Mapping[str, str]) -> None:
         if headers.get("Access-Control-Allow-Origin") not in ("*",):
-            self.fail("errors" if status >= 400 else "cors", f"{what}: HTTP {status} without Access-Control-Allow-Origin")
+            self.fail(
+                "errors" if status >= 400 else "cors", f"{what}: HTTP {status} without Access-Control-Allow-Origin"
+            )
 
     def response(
         self, variant: str, at: float, status: int, headers: Mapping[str, str], body: str, origin_age: float
@@ -148,7 +157,9 @@ class ScenarioChecker:
                 state.broken = True
                 self.fail("reload", f"at {at:.1f}: {exc}")
             if state.last_msn is not None and pl.last_msn < state.last_msn:
-                self.fail("reload", f"{variant} at {at:.1f}: the playlist ends at MSN {pl.last_msn}, before {state.last_msn}")
+                self.fail(
+                    "reload", f"{variant} at {at:.1f}: the playlist ends at MSN {pl.last_msn}, before {state.last_msn}"
+                )
         state.last_msn = max(pl.last_msn, state.last_msn or pl.last_msn)
         try:
             check_dateranges(state.dateranges, pl, variant)
@@ -156,7 +167,7 @@ class ScenarioChecker:
             self.fail("daterange", f"at {at:.1f}: {exc}")
         for seg in pl.segments:
             state.segments.setdefault(seg.msn, seg)
-        for tag in (t for s in pl.segments for t in s.tags) :
+        for tag in (t for s in pl.segments for t in s.tags):
             self._interstitial(tag)
         for tag in pl.trailer_tags:
             self._interstitial(tag)
@@ -218,12 +229,12 @@ class ScenarioChecker:
         assert first_start is not None and first_edge is not None and last_edge is not None
         return first_start, first_edge, last_edge, float(self.first.target_duration)
 
-    def _relevant(self) -> list[tuple[ExpectedBreak, datetime | None]]:
+    def _relevant(self) -> list[tuple[ExpectedBreak, datetime]]:
         """Breaks the run saw, each with its deadline for the first ad: the splice-out plus a
         target duration, or for a break already under way (its splice-out more than two target
         durations behind the first live edge) a target duration after that live edge."""
         first_start, first_edge, last_edge, target = self._edges()
-        out = []
+        out: list[tuple[ExpectedBreak, datetime]] = []
         for brk in self.breaks:
             if brk.end <= first_start or brk.start > last_edge - timedelta(seconds=target):
                 continue
@@ -242,7 +253,9 @@ class ScenarioChecker:
                 inside = [s for s in segments if s.pdt is not None and brk.start - _tol() <= s.pdt < brk.end - _tol()]
                 ads = [s for s in inside if self.is_ad(s.uri)]
                 if not ads:
-                    self.fail("pod", f"{name}: no ads for the break at {_t(brk.start)} ({len(inside)} content segments)")
+                    self.fail(
+                        "pod", f"{name}: no ads for the break at {_t(brk.start)} ({len(inside)} content segments)"
+                    )
                     continue
                 first_ad = ads[0]
                 assert first_ad.pdt is not None and deadline is not None
@@ -263,19 +276,21 @@ class ScenarioChecker:
                     self.fail("pod", f"{name}: nothing served after the break at {_t(brk.start)}")
                 elif abs((after.pdt - brk.end).total_seconds()) > TOLERANCE:
                     self.fail(
-                        "pod", f"{name}: after the break at {_t(brk.start)} play resumes at {_t(after.pdt)}, not {_t(brk.end)}"
+                        "pod",
+                        f"{name}: after the break at {_t(brk.start)} play resumes at {_t(after.pdt)}, "
+                        f"not {_t(brk.end)}",
                     )
                 elif self.is_ad(after.uri) != back_to_back or not after.discontinuity:
                     what = "the next break's ads" if back_to_back else "content"
-                    self.fail("pod", f"{name}: {after.uri} at the return {_t(brk.end)}, expected {what} after a DISCONTINUITY")
+                    self.fail(
+                        "pod", f"{name}: {after.uri} at the return {_t(brk.end)}, expected {what} after a DISCONTINUITY"
+                    )
 
     def _interstitials(self) -> None:
         _, _, last_edge, target = self._edges()
         for brk, deadline in self._relevant():
             assert deadline is not None
-            found = [
-                (k, v) for k, v in self.interstitials.items() if brk.start - _tol() <= v.start < brk.end - _tol()
-            ]
+            found = [(k, v) for k, v in self.interstitials.items() if brk.start - _tol() <= v.start < brk.end - _tol()]
             if not found:
                 self.fail("pod", f"no interstitial for the break at {_t(brk.start)}")
                 continue

@@ -6,9 +6,9 @@ parse, by ``m3u8`` and by ``sidecar.hls.parse`` alike (``sidecar.probe.independe
 agree, and the invariants run on ``m3u8``'s reading), keep the reload invariants of
 ``sidecar.probe.invariants.check_reload`` against the previous reloads of that variant, have
 balanced ad markers (``check_markers``), and never change an attribute of a DATERANGE ID
-(``check_dateranges``: an SGAI interstitial that changes is dropped by players). A check counts ``ssai_probe_manifest_checks_total
-{channel, result}`` once, and a failed one also ``ssai_probe_manifest_failures_total{channel,
-reason}`` with the first rule it broke.
+(``check_dateranges``: an SGAI interstitial that changes is dropped by players). A check counts
+``ssai_probe_manifest_checks_total{channel, result}`` once, and a failed one also
+``ssai_probe_manifest_failures_total{channel, reason}`` with the first rule it broke.
 
 After a failure the variant's history starts again from the next good reload (as a player that
 rejoins would), so one incident is counted once rather than on every later reload. The same

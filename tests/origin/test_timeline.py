@@ -8,7 +8,6 @@ segments are listed, and equal configs agree on all of it.
 from __future__ import annotations
 
 import math
-
 import re
 from datetime import datetime
 

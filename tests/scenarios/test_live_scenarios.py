@@ -260,7 +260,12 @@ class Poller:
         for i, asset in enumerate(json.loads(body)["ASSETS"]):
             uri, duration = asset["URI"], float(asset["DURATION"])
             if not uri.startswith(("//", "http://", "https://")):
-                c.asset(f"asset {i} of {ident}", 200, headers, f"URI {uri!r} names no host: players resolve it against their page")
+                c.asset(
+                    f"asset {i} of {ident}",
+                    200,
+                    headers,
+                    f"URI {uri!r} names no host: players resolve it against their page",
+                )
             master_url = urljoin(list_url, uri)
             status, headers, text = await fetch(self.http, master_url)
             c.asset(f"asset {i} of {ident} ({master_url})", status, headers)
