@@ -175,9 +175,15 @@ async def test_master_comes_through_us_with_every_attribute(setup: Setup) -> Non
 
 async def test_unknown_channel_and_variant_are_404_problems(setup: Setup) -> None:
     await setup.channel()
-    await problem(await setup.get("nope/master.m3u8"), 404)
-    await problem(await setup.get("sports1/9000k.m3u8"), 404)
-    await problem(await setup.stack.viewer.get("/no-org/sports1/800k.m3u8"), 404)
+    for resp in (
+        await setup.get("nope/master.m3u8"),
+        await setup.get("sports1/9000k.m3u8"),
+        await setup.stack.viewer.get("/no-org/sports1/800k.m3u8"),
+        await setup.stack.viewer.get("/nothing/here"),
+        await setup.get("sports1/ad/brk_nope/0/800000.m3u8"),
+    ):
+        assert resp.headers.get("Access-Control-Allow-Origin") == "*", resp.url
+        await problem(resp, 404)
 
 
 async def test_paused_channel_passes_content_through(setup: Setup) -> None:
@@ -213,7 +219,10 @@ async def test_origin_failures_are_named_problems(setup: Setup, mode: str, statu
     assert resp.status == 201
     labels = {"org": setup.tenant.org_slug, "channel": "broken", "reason": reason}
     before = m.registry.get_sample_value("ssai_origin_errors_total", labels) or 0
-    body = await problem(await setup.get("broken/master.m3u8"), status)
+    resp = await setup.get("broken/master.m3u8")
+    # A web player on another page sees the problem, not status 0: errors carry CORS too.
+    assert resp.headers.get("Access-Control-Allow-Origin") == "*"
+    body = await problem(resp, status)
     assert body["type"] == f"urn:sidecar:problem:{kind}" and body["cause"] == reason
     assert m.registry.get_sample_value("ssai_origin_errors_total", labels) == before + 1
 
@@ -396,3 +405,15 @@ async def test_two_streams_with_identical_playlists_keep_their_own_segments(setu
     b = await (await setup.get("two/800k.m3u8")).text()
     assert "/live/x1/" in a and "/live/x2/" not in a
     assert "/live/x2/" in b and "/live/x1/" not in b
+
+
+async def test_asset_lists_name_the_configured_public_url(sqlite_url: str) -> None:
+    """Behind a proxy, ``public_url`` is where viewers reach the service: asset URIs use it."""
+    async for s in _setup(database_url=sqlite_url, origin_cache_seconds=0, public_url="https://ssai.example.com/"):
+        await s.channel(slug="cueout", stream="cueout")
+        brk = None
+        for _, text in await walk(s, "cueout", "sgai", BREAK_AT - 4, BREAK_AT + 4, step=4.0):
+            brk = brk or re.search(r'ID="(brk_[0-9a-f]+)"', text)
+        assert brk is not None
+        body = await (await s.get(f"cueout/assets.json?break={brk.group(1)}")).json()
+        assert body["ASSETS"][0]["URI"].startswith(f"https://ssai.example.com/{s.tenant.org_slug}/cueout/ad/")
