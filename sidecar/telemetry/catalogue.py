@@ -255,7 +255,8 @@ origin_truncated_total = Counter(
     "ssai_origin_truncated_playlists_total",
     "Origin playlists that arrived cut mid-line or mid-segment, by kind (master, media) and what was "
     "served instead (cut: the playlist up to its last complete segment; previous: the last complete "
-    "playlist, because the cut one ended earlier). Never passed through with a cut URI or tag.",
+    "playlist, because the cut one ended earlier; rejected: a cut master with no complete one to stand "
+    "in, answered 502). Never passed through with a cut URI or tag.",
     ["kind", "served"],
     registry=registry,
 )
