@@ -92,6 +92,21 @@ def _manifests(board: Board) -> None:
         ],
         min_val=0,
     )
+    board.timeseries(
+        "Origin playlists cut mid-line",
+        "Origin playlists that arrived cut short, per second, by kind and what was served instead: the "
+        "playlist up to its last complete segment (cut) or the last complete one (previous). Never passed "
+        "on with a cut URI or tag. All channels of the process (the playlist URL is not a label).",
+        units.OpsPerSecond,
+        [
+            Q(
+                f"sum by (kind, served) (rate(ssai_origin_truncated_playlists_total"
+                f'{{job="{slo.SERVICE_JOB}",colo=~"$colo"}}[{RATE}]))',
+                "{{kind}} {{served}}",
+            )
+        ],
+        min_val=0,
+    )
 
 
 def _config(board: Board) -> None:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from sidecar.config.models import ROLES, OrgIn
+from sidecar.origin.scenarios import SCENARIOS as _SCENARIOS
 from sidecar.settings import Settings, SettingsError, load_settings
 from sidecar.telemetry import tracing
 from sidecar.telemetry.logging import configure_logging
@@ -255,6 +256,13 @@ def serve(no_migrate: bool) -> None:
         serve_forever(settings, ready)
 
 
+_SCENARIO_NAMES = tuple(_SCENARIOS)
+
+
+def _scenario_help_text() -> str:
+    return "Scenarios: " + "; ".join(f"{s.name}: {s.summary}" for s in _SCENARIOS.values())
+
+
 def _origin_config(
     segment_duration: float, window: int, cues: str, media: str, break_interval: float, break_duration: float
 ) -> Any:
@@ -278,7 +286,9 @@ def _origin_options(fn: Any) -> Any:
 
     for option in reversed(
         [
-            click.option("--segment-duration", type=float, default=4.0, show_default=True, help="Seconds (2-6)"),
+            click.option(
+                "--segment-duration", type=float, default=None, help="Seconds (1-10; default 4, or 6 for --scenario)"
+            ),
             click.option("--window", type=int, default=6, show_default=True, help="Segments in the live window"),
             click.option(
                 "--cues",
@@ -304,14 +314,44 @@ def _origin_options(fn: Any) -> Any:
     return fn
 
 
+def _scenario_config(name: str, segment: float | None, media: str, first_break_in: float | None) -> Any:
+    from sidecar.origin.scenarios import FULL_SCALE_SEGMENT, scenario_config
+
+    try:
+        return scenario_config(
+            name,
+            segment=segment if segment is not None else FULL_SCALE_SEGMENT,
+            first_break_in=first_break_in,
+            media=media,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8081, show_default=True)
+@click.option(
+    "--scenario",
+    type=click.Choice(sorted(_SCENARIO_NAMES)),
+    default=None,
+    help="Serve a named real-world behaviour instead of the options below (its shapes scale with "
+    "--segment-duration, 6 s by default; --cues, --window and --break-* are ignored). " + _scenario_help_text(),
+)
+@click.option(
+    "--first-break-in",
+    type=float,
+    default=None,
+    help="With --scenario: seconds from now until a break starts (default: breaks on wall-clock "
+    "multiples of the cycle; join-mid-break always starts inside a break)",
+)
 @_origin_options
 def origin(
     host: str,
     port: int,
-    segment_duration: float,
+    scenario: str | None,
+    first_break_in: float | None,
+    segment_duration: float | None,
     window: int,
     cues: str,
     media: str,
@@ -321,7 +361,10 @@ def origin(
     """Run the synthetic live origin (live streams with ad cues, ad pods, slate, failure modes)."""
     from sidecar.demo import run_origin_forever
 
-    config = _origin_config(segment_duration, window, cues, media, break_interval, break_duration)
+    if scenario is not None:
+        config = _scenario_config(scenario, segment_duration, media, first_break_in)
+    else:
+        config = _origin_config(segment_duration or 4.0, window, cues, media, break_interval, break_duration)
     configure_logging()
     click.echo(f"origin: http://{host}:{port}/live/sports1/master.m3u8", err=True)
     with contextlib.suppress(KeyboardInterrupt):
@@ -333,7 +376,7 @@ def origin(
 @_origin_options
 def demo(
     origin_port: int,
-    segment_duration: float,
+    segment_duration: float | None,
     window: int,
     cues: str,
     media: str,
@@ -351,7 +394,7 @@ def demo(
     )
     configure_logging(settings.log_level, settings.log_format)
     _migrate(settings)
-    config = _origin_config(segment_duration, window, cues, media, break_interval, break_duration)
+    config = _origin_config(segment_duration or 4.0, window, cues, media, break_interval, break_duration)
     origin_url = f"http://127.0.0.1:{origin_port}"
 
     async def prepare() -> Any:

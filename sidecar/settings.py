@@ -135,6 +135,12 @@ class Settings(BaseSettings):
         description="A cue-API break splices this long after the origin's live edge, so SGAI players "
         "see the interstitial before its start reaches their buffer",
     )
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL viewers reach this service at (https://ssai.example.com): SGAI asset lists "
+        "name their assets with it. Default: the host each request came to, scheme-relative (//host), so "
+        "the player's own scheme is kept behind a TLS-terminating proxy",
+    )
     origin_cache_seconds: float = Field(
         default=0.5, ge=0, le=10, description="How long one origin media playlist fetch is shared by viewers"
     )
@@ -184,6 +190,14 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(str(exc)) from None
         return ",".join(e.text for e in entries)
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", value):
+            raise ValueError("must be an http(s) URL without query or fragment, e.g. https://ssai.example.com")
+        return value.rstrip("/")
 
     @field_validator("colo")
     @classmethod

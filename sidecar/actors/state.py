@@ -45,6 +45,7 @@ class AssetState(_Model):
     variants: tuple[tuple[int, str], ...]
     ad_id: str | None = None
     kind: str = "ad"
+    cut: bool = False  # a pod cut short to fit the break: not played from its own playlists
 
 
 class AdTrackingState(_Model):
@@ -68,6 +69,9 @@ class AdBreak(_Model):
     started_at: float = Field(description="Wall clock (Unix s) when the break was accepted")
     ends_at: float = Field(description="Wall clock (Unix s) when it ends unless stopped earlier")
     duration_seconds: float
+    # The duration the break was announced with; ``duration_seconds`` may shrink later (early CUE-IN,
+    # stop). None on breaks stored before it existed (their duration_seconds stands in).
+    planned_seconds: float | None = None
     # Media-time anchor: the PDT (Unix s) of the splice point. Every variant and every viewer
     # splices here, whenever their request comes.
     start_pdt: float | None = None
@@ -186,6 +190,7 @@ def start_break(
         started_at=now,
         ends_at=now + duration,
         duration_seconds=duration,
+        planned_seconds=duration,
         start_pdt=start_pdt,
         items=items,
         assets=assets,

@@ -255,7 +255,7 @@ class ChannelIn(ApiModel):
     mode: Mode = "auto"
     status: ChannelStatus = "active"
     scte35_enabled: bool = True
-    scte35_auto_insert: bool = False
+    scte35_auto_insert: bool = True
     schedule_enabled: bool = False
     schedule_interval_minutes: JsonInt = Field(default=5, ge=1, le=1440)
     schedule_break_seconds: JsonInt = Field(default=30, ge=1, le=600)
@@ -268,7 +268,7 @@ class ChannelIn(ApiModel):
     ad_pod_base_url: HttpUrl | None = None
     manifest_cache_max_age_seconds: JsonInt = Field(default=2, ge=0, le=60)
     interstitial_restrict: Restrict | None = None
-    interstitial_snap: Snap | None = None
+    interstitial_snap: Snap | None = "OUT,IN"
 
     @model_validator(mode="after")
     def _vast_needs_url(self) -> ChannelIn:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sidecar.hls.attributes import parse_attributes, parse_pdt
@@ -395,3 +396,52 @@ def detect_cues(
 def cues_of(pl: MediaPlaylist) -> tuple[Cue, ...]:
     """Re-run detection on a playlist, for example one the splicer has edited."""
     return detect_cues(pl.segments, pl.trailer_tags, pl.last_msn + 1, pl.target_duration)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakSignal:
+    """A break as one window shows it, whether or not its splice-out is still in the window.
+
+    ``start`` is the splice-out in media time: the OUT cue's PDT, or for a break joined after its
+    CUE-OUT slid out, a continuation cue's PDT minus its elapsed time (``CUE-OUT-CONT``
+    ``ElapsedTime``, ``EXT-X-SCTE35`` ``ELAPSED``). ``duration`` is the signalled duration when
+    any of its cues gives one. ``end`` is the return to content when the window shows it (CUE-IN,
+    ``SCTE35-IN``). ``out_seen``: an OUT cue of it is in the window (a DATERANGE OUT stays in
+    the window as long as the break does, so a channel joined mid-break sees it with a START-DATE
+    before the window instead).
+    """
+
+    event_id: str
+    start: datetime
+    duration: float | None
+    end: datetime | None
+    out_seen: bool
+
+
+def breaks_in_window(pl: MediaPlaylist) -> list[BreakSignal]:
+    """Every ad break the window's cues describe, in order of their splice-out (pure).
+
+    This is what recognises a break already under way when a channel is first played: only
+    ``CUE-OUT-CONT`` lines (with ``ElapsedTime`` and ``Duration``), an OATCLS continuation or a
+    DATERANGE whose START-DATE is behind the window are left of it.
+    """
+    found: dict[str, BreakSignal] = {}
+    order: list[str] = []
+    for cue in pl.cues:
+        if cue.event_id is None or cue.kind == "other":
+            continue
+        known = found.get(cue.event_id)
+        if cue.kind == "out" and cue.pdt is not None:
+            duration = cue.duration if cue.duration is not None else (known.duration if known else None)
+            end = known.end if known else None
+            found[cue.event_id] = BreakSignal(cue.event_id, cue.pdt, duration, end, True)
+        elif cue.kind == "cont" and known is None and cue.pdt is not None and cue.elapsed is not None:
+            start = cue.pdt - timedelta(seconds=cue.elapsed)
+            found[cue.event_id] = BreakSignal(cue.event_id, start, cue.duration, None, False)
+        elif cue.kind == "cont" and known is not None and known.duration is None and cue.duration is not None:
+            found[cue.event_id] = BreakSignal(known.event_id, known.start, cue.duration, known.end, known.out_seen)
+        elif cue.kind == "in" and known is not None and cue.pdt is not None:
+            found[cue.event_id] = BreakSignal(known.event_id, known.start, known.duration, cue.pdt, known.out_seen)
+        if cue.event_id in found and cue.event_id not in order:
+            order.append(cue.event_id)
+    return sorted((found[e] for e in order), key=lambda b: b.start)

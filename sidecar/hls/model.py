@@ -8,6 +8,7 @@ that pass-through is lossless: the ``m3u8`` package's ``dumps()`` is not.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -21,6 +22,13 @@ CueKind = Literal["out", "in", "cont", "other"]
 # "splicepoint" is #EXT-X-SPLICEPOINT-SCTE35 (MediaTailor); "scte35-tag" is #EXT-X-SCTE35 (SCTE 35
 # 2022 HLS carriage).
 CueDialect = Literal["cue-out", "daterange", "oatcls", "scte35-tag", "splicepoint"]
+
+
+def rounded_duration(seconds: float) -> int:
+    """An EXTINF duration rounded to the nearest integer, halves up: what must not exceed
+    EXT-X-TARGETDURATION (RFC 8216 section 4.3.3.1). 6.006 s rounds to 6, so it fits a target of
+    6; rounding up instead would demand 7 and make the target change when such segments appear."""
+    return math.floor(seconds + 0.5)
 
 
 @dataclass(frozen=True, slots=True)

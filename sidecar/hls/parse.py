@@ -92,6 +92,55 @@ SEGMENT_TAGS = frozenset(
 MASTER_TAGS = frozenset({"#EXT-X-STREAM-INF", "#EXT-X-I-FRAME-STREAM-INF", "#EXT-X-MEDIA", "#EXT-X-SESSION-DATA"})
 
 
+# Lines that belong to the segment whose URI follows: a playlist that ends with one of them was cut
+# in the middle of a segment block.
+_BLOCK_TAGS = frozenset(
+    {
+        "#EXTINF",
+        "#EXT-X-PROGRAM-DATE-TIME",
+        "#EXT-X-DISCONTINUITY",
+        "#EXT-X-KEY",
+        "#EXT-X-MAP",
+        "#EXT-X-BYTERANGE",
+        "#EXT-X-GAP",
+        "#EXT-X-BITRATE",
+    }
+)
+
+
+def cut_to_complete(text: str) -> tuple[str, bool]:
+    """A live media playlist cut back to its last complete segment, and whether it had to be.
+
+    Origins whose writer is interrupted (or a proxy that drops the connection at a chunk
+    boundary with a matching length) serve a 200 that ends mid-line: a segment URI without its
+    extension (``.../800k/12``, a 404), an ``EXT-X-DATERANGE`` with an unterminated attribute.
+    RFC 8216 ends every line with a line feed, so a last line without one is incomplete and is
+    dropped; so are the tags of a segment whose URI never arrived (EXTINF, PDT, DISCONTINUITY,
+    KEY ...). Tags that stand after the last segment on their own (a live-edge CUE-IN, a
+    DATERANGE announced ahead, ENDLIST) are kept. Everything before is untouched, so the result
+    is exactly a shorter window of the same playlist. A complete playlist is returned as is.
+    """
+    if not text:
+        return text, False
+    cut = False
+    if not text.endswith("\n"):
+        head, _, last = text.rpartition("\n")
+        if last.strip() == "#EXT-X-ENDLIST":
+            return text + "\n", False
+        text, cut = (head + "\n" if head else ""), True
+    lines = text.splitlines(keepends=True)
+    end = len(lines)
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i].strip()
+        if line and not line.startswith("#"):
+            break  # the last complete segment's URI
+        if line.partition(":")[0] in _BLOCK_TAGS:
+            end = i  # a partial segment block starts at or before here
+    if end < len(lines):
+        return "".join(lines[:end]), True
+    return text, cut
+
+
 class PlaylistError(ValueError):
     """A playlist the service cannot use. ``reason`` is short and machine-readable (metric label).
 

@@ -24,14 +24,17 @@ The model (docs/adr/0004-hls-splice-timeline.md):
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from sidecar.hls.model import MediaPlaylist, Segment
+from sidecar.hls.model import MediaPlaylist, Segment, rounded_duration
 
 TOLERANCE = 0.25  # seconds: PDTs from different encoders disagree by a few ms; segments are seconds long
+# An ad item is shown only once the replaced content covers its end *exactly* (to the
+# millisecond): with jittered content (6.006/5.96 s) a tolerance would let the ads run a few tens
+# of milliseconds past the content they replace, and the PDT go back at the return.
+COVERED = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,9 @@ class BreakPlan:
     asset_list: str = ""  # SGAI: X-ASSET-LIST URL
     restrict: str | None = None
     snap: str | None = None
+    # The duration the break was announced with. ``duration`` may shrink later (an early CUE-IN, a
+    # stop), but what an interstitial announced first can never change (SGAI PLANNED-DURATION).
+    planned: float | None = None
 
     @property
     def final(self) -> bool:
@@ -185,7 +191,7 @@ def _observe(window: MediaPlaylist, plan: BreakPlan) -> BreakPlan:
         shown = sum(
             1
             for a, item in zip(_offsets(plan.items), plan.items, strict=True)
-            if a + item.duration <= replaced_seconds + TOLERANCE
+            if a + item.duration <= replaced_seconds + COVERED
         )
         resume = not seg.discontinuity
         discs = sum(1 for j in range(shown) if _discontinuity(plan, j)) + (1 if resume else 0)
@@ -204,6 +210,7 @@ def _diff(before: BreakPlan, after: BreakPlan) -> Observation | None:
     if before == after:
         return None
     newly_final = before.replaced is None and after.replaced is not None
+    inserted = after.inserted_discontinuities
     return Observation(
         break_id=after.id,
         first_msn=after.first_msn if before.first_msn is None else None,
@@ -211,20 +218,33 @@ def _diff(before: BreakPlan, after: BreakPlan) -> Observation | None:
         replaced=after.replaced if newly_final else None,
         replaced_seconds=after.replaced_seconds if newly_final else None,
         shown=after.shown if newly_final else None,
-        inserted_discontinuities=after.inserted_discontinuities if newly_final else None,
-        resume_discontinuity=after.resume_discontinuity if newly_final else None,
+        inserted_discontinuities=inserted if newly_final or inserted != before.inserted_discontinuities else None,
+        resume_discontinuity=(
+            after.resume_discontinuity
+            if newly_final or after.resume_discontinuity != before.resume_discontinuity
+            else None
+        ),
         absorbed=after.absorbed if after.absorbed != before.absorbed else None,
     )
 
 
+def _joints(plans: list[BreakPlan]) -> list[BreakPlan]:
+    """Back-to-back breaks: when a break resumes on the segment where the next break splices out,
+    no content resumes there, so the resume DISCONTINUITY the earlier break counted is never
+    written (the later break's first item carries the one DISCONTINUITY of the joint). Without
+    this correction the discontinuity sequence rises by 2 when that one tag slides out."""
+    starts = {p.first_msn for p in plans if p.first_msn is not None}
+    out = []
+    for p in plans:
+        if p.final and p.resume_discontinuity and p.first_msn + p.replaced in starts:  # type: ignore[operator]
+            p = replace(p, resume_discontinuity=False, inserted_discontinuities=(p.inserted_discontinuities or 1) - 1)
+        out.append(p)
+    return out
+
+
 def observe_all(window: MediaPlaylist, plans: Sequence[BreakPlan]) -> tuple[list[BreakPlan], list[Observation]]:
-    updated, observations = [], []
-    for plan in plans:
-        new = observe(window, plan)
-        updated.append(new)
-        obs = _diff(plan, new)
-        if obs is not None:
-            observations.append(obs)
+    updated = _joints([observe(window, plan) for plan in plans])
+    observations = [obs for before, after in zip(plans, updated, strict=True) if (obs := _diff(before, after))]
     return updated, observations
 
 
@@ -265,7 +285,7 @@ def _place(plan: BreakPlan, window: Sequence[Segment]) -> _Placed:
         lower = float("inf")  # slid out entirely (or not published yet)
     first = next((j for j in range(limit) if offsets[j] >= lower), limit)
     last = first
-    while last < limit and offsets[last] + plan.items[last].duration <= coverage + TOLERANCE:
+    while last < limit and offsets[last] + plan.items[last].duration <= coverage + COVERED:
         last += 1
     return _Placed(plan, replaced, first, max(first, last))
 
@@ -348,11 +368,13 @@ def render_ssai(
         offsets = _offsets(plan.items)
         for j in range(pl.first_visible, pl.last_visible):
             item = plan.items[j]
-            marker = (
-                f"#EXT-X-CUE-OUT:{_num(total or 0.0)}"
-                if j == 0
-                else f"#EXT-X-CUE-OUT-CONT:ElapsedTime={_num(offsets[j])},Duration={_num(total or 0.0)}"
-            )
+            marker: tuple[str, ...]
+            if j:
+                marker = (f"#EXT-X-CUE-OUT-CONT:ElapsedTime={_num(offsets[j])},Duration={_num(total or 0.0)}",)
+            elif plan.first_msn in resume_at:  # back to back: the previous break returns here
+                marker = ("#EXT-X-CUE-IN", f"#EXT-X-CUE-OUT:{_num(total or 0.0)}")
+            else:
+                marker = (f"#EXT-X-CUE-OUT:{_num(total or 0.0)}",)
             out.append(
                 Segment(
                     msn=first_out + j,
@@ -361,12 +383,12 @@ def render_ssai(
                     pdt=plan.first_pdt + timedelta(seconds=offsets[j]),
                     pdt_explicit=True,
                     discontinuity=_discontinuity(plan, j),
-                    tags=(marker,),
+                    tags=marker,
                 )
             )
             exposed.append((plan.id, j))
     _check_numbering(out)
-    longest = max((math.ceil(s.duration - 1e-9) for s in out), default=0)
+    longest = max((rounded_duration(s.duration) for s in out), default=0)
     playlist = replace(
         window,
         media_sequence=out[0].msn if out else window.media_sequence + shift_before(window.media_sequence),
@@ -417,6 +439,7 @@ def render_sgai(window: MediaPlaylist, plans: Sequence[BreakPlan]) -> MediaPlayl
     The DATERANGE goes before the first segment at or after its START-DATE, or after the last
     segment while START-DATE is still ahead of the live edge (players look ahead for it; hls.js
     loads asset lists ~10 s ahead). Its ID is the break's id, so it is identical on every reload.
+    Its end is known once the window holds content at or after it (see ``interstitial_tag``).
     """
     segments = list(window.segments)
     trailer = list(window.trailer_tags)
@@ -424,7 +447,9 @@ def render_sgai(window: MediaPlaylist, plans: Sequence[BreakPlan]) -> MediaPlayl
     for plan in sorted(plans, key=lambda p: p.start):
         if first_pdt is not None and _seconds(plan.end, first_pdt) <= 0:
             continue  # the whole break is behind the window
-        tag = interstitial_tag(plan)
+        # The return: the first segment boundary at or after the break's end, as SSAI resumes.
+        resume = next((s.pdt for s in segments if s.pdt is not None and _seconds(s.pdt, plan.end) >= -TOLERANCE), None)
+        tag = interstitial_tag(plan, ended=None if resume is None else _seconds(resume, plan.start))
         for i, seg in enumerate(segments):
             if seg.pdt is not None and _seconds(seg.pdt, plan.start) >= -TOLERANCE:
                 segments[i] = replace(seg, tags=(tag, *seg.tags))
@@ -434,18 +459,31 @@ def render_sgai(window: MediaPlaylist, plans: Sequence[BreakPlan]) -> MediaPlayl
     return replace(window, segments=tuple(segments), trailer_tags=tuple(trailer), source=None)
 
 
-def interstitial_tag(plan: BreakPlan) -> str:
+def interstitial_tag(plan: BreakPlan, *, ended: float | None) -> str:
+    """The break's interstitial ``EXT-X-DATERANGE``. Attributes of one ID never change (RFC 8216bis
+    section 4.4.5.1), so a break whose end is not known yet (a live break can return early on a
+    CUE-IN, or be stopped) is announced with what cannot change: START-DATE, PLANNED-DURATION (the
+    announced duration), the asset list. No DURATION, X-PLAYOUT-LIMIT or X-RESUME-OFFSET: a player
+    resumes the primary after what it played, which keeps a live viewer at a constant delay.
+    Once the window shows the return, ``ended`` (seconds from the start to the first segment
+    boundary at or after the break's end), the same ID gains DURATION and X-PLAYOUT-LIMIT with
+    it: added attributes, never changed ones, and the player stops the interstitial (slate
+    included) and resumes the primary exactly where its content resumes.
+    """
     start = plan.start.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    planned = plan.planned if plan.planned is not None else plan.duration
     attrs = [
         f'ID="{plan.id}"',
         'CLASS="com.apple.hls.interstitial"',
         f'START-DATE="{start}"',
-        f"DURATION={_num(plan.duration)}",
+        f"PLANNED-DURATION={_num(planned)}",
         f'X-ASSET-LIST="{plan.asset_list}"',
-        f"X-RESUME-OFFSET={_num(plan.duration)}",
     ]
     if plan.restrict:
         attrs.append(f'X-RESTRICT="{plan.restrict}"')
     if plan.snap:
         attrs.append(f'X-SNAP="{plan.snap}"')
+    if ended is not None:
+        attrs.append(f"DURATION={_num(ended)}")
+        attrs.append(f"X-PLAYOUT-LIMIT={_num(ended)}")
     return "#EXT-X-DATERANGE:" + ",".join(attrs)

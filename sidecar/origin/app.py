@@ -40,6 +40,7 @@ CONFIG = web.AppKey("origin_config", OriginConfig)
 TIMELINE = web.AppKey("origin_timeline", Timeline)
 MEDIA: web.AppKey[MediaSource] = web.AppKey("origin_media")
 STOPPING = web.AppKey("origin_stopping", asyncio.Event)
+REQUESTS = web.AppKey("origin_playlist_requests", dict[str, int])
 
 Params = Mapping[str, str]
 Resource = Callable[[web.Application, Params], Awaitable[web.StreamResponse]]
@@ -71,11 +72,26 @@ def _lookup(config: OriginConfig, stream: str, rendition: str | None = None) -> 
     return found if found is not None else f"no rendition {rendition!r}"
 
 
+def _flaky(app: web.Application, path: str, text: str, max_age: int) -> web.Response:
+    """A live playlist as the configured flaky origin serves its n-th request of ``path``: every
+    ``fail_every``-th is a 503, every ``truncate_every``-th is cut mid-line (see ``failures``)."""
+    config = app[CONFIG]
+    if not (config.fail_every or config.truncate_every):
+        return _playlist(text, max_age)
+    counts = app[REQUESTS]
+    n = counts[path] = counts.get(path, 0) + 1
+    if config.fail_every and n % config.fail_every == 0:
+        return web.Response(status=503, text="origin overloaded (flaky scenario)\n", headers={"Retry-After": "1"})
+    if config.truncate_every and n % config.truncate_every == 0:
+        return _playlist(failures.truncate_mid_line(text, n // config.truncate_every), max_age)
+    return _playlist(text, max_age)
+
+
 async def live_master(app: web.Application, p: Params) -> web.StreamResponse:
     found = _lookup(app[CONFIG], p["stream"])
     if isinstance(found, str):
         return _not_found(found)
-    return _playlist(master_playlist(app[CONFIG].ladder), max_age=60)
+    return _flaky(app, f"{p['stream']}/master", master_playlist(app[CONFIG].ladder), max_age=60)
 
 
 async def live_media(app: web.Application, p: Params) -> web.StreamResponse:
@@ -85,7 +101,7 @@ async def live_media(app: web.Application, p: Params) -> web.StreamResponse:
         return _not_found(found)
     flavour = config.flavour_for(p["stream"])
     text = live_media_playlist(app[TIMELINE], flavour, found.name, config.clock())
-    return _playlist(text, max_age=1)
+    return _flaky(app, f"{p['stream']}/{found.name}", text, max_age=1)
 
 
 async def live_segment(app: web.Application, p: Params) -> web.StreamResponse:
@@ -103,7 +119,7 @@ async def live_segment(app: web.Application, p: Params) -> web.StreamResponse:
     job = SegmentJob(
         cache_key=("live", p["stream"], found.name, str(msn)),
         rendition=found,
-        duration_ticks=tl.d,
+        duration_ticks=tl.duration_ticks(msn),
         pts_ticks=tl.pts(msn),
         picture="content",
         label=f"{p['stream']} {found.name} MSN {msn} {clock}Z",
@@ -233,6 +249,7 @@ def build_origin_app(config: OriginConfig, *, media: MediaSource | None = None) 
         media = FfmpegMedia(config.cache_dir) if config.media == "ffmpeg" else PlaceholderMedia()
     app[MEDIA] = media
     app[STOPPING] = asyncio.Event()
+    app[REQUESTS] = {}
 
     async def release_held_requests(app: web.Application) -> None:
         app[STOPPING].set()

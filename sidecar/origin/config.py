@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
-CueFlavour = Literal["cue-out", "daterange", "oatcls", "oatcls-timesignal", "none"]
+CueFlavour = Literal[
+    "cue-out", "daterange", "daterange-timesignal", "oatcls", "oatcls-asset", "oatcls-timesignal", "none"
+]
 """How ad breaks are signalled in the live playlists (see :mod:`sidecar.origin.cues`)."""
 
 MediaMode = Literal["none", "ffmpeg"]
@@ -99,6 +101,31 @@ def _default_cache_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class BreakSpec:
+    """One ad break of every cycle of ``break_interval`` seconds of media time.
+
+    Attributes:
+        offset: seconds from the start of the cycle to the break's nominal start; the break
+            starts on the first segment boundary at or after it.
+        duration: the signalled (planned) duration, in the cue tags.
+        returns_after: early return: the origin signals the return to content (CUE-IN,
+            ``SCTE35-IN``) this many seconds into the break, before the planned end.
+        back_to_back: start exactly where the previous break of the cycle returns (its CUE-IN and
+            this break's CUE-OUT are on the same segment); ``offset`` is then ignored.
+    """
+
+    offset: float = 0.0
+    duration: float = 30.0
+    returns_after: float | None = None
+    back_to_back: bool = False
+
+    @property
+    def actual(self) -> float:
+        """Seconds of media the break covers as signalled by its return."""
+        return self.returns_after if self.returns_after is not None else self.duration
+
+
+@dataclass(frozen=True)
 class OriginConfig:
     """Everything that determines what the origin serves.
 
@@ -109,10 +136,25 @@ class OriginConfig:
         cue_flavour: default ad-signalling dialect for every stream.
         stream_cues: per-stream overrides of ``cue_flavour`` (one origin, several dialects).
         streams: allowed stream names; empty means any well-formed name.
-        break_interval: seconds of media time between the starts of consecutive breaks.
+        break_interval: seconds of media time between the starts of consecutive breaks (the
+            length of one cycle of ``breaks``).
         break_duration: seconds signalled per break. Breaks start and end on segment
             boundaries (the first boundary at or after the nominal time), so the signalled
             duration can be shorter than the span the break actually covers.
+        breaks: the breaks of every cycle (see :class:`BreakSpec`); empty means one break of
+            ``break_duration`` at the start of each cycle.
+        segment_pattern: per-segment durations, repeated (segment ``n`` lasts
+            ``segment_pattern[n % len]``); empty means every segment lasts ``segment_duration``.
+            Jittered encoders (29.97 fps: 6.006 s) are modelled this way.
+        discontinuity_every: an ``EXT-X-DISCONTINUITY`` (an encoder restart, a source switch)
+            before every segment whose MSN is ``discontinuity_phase`` modulo this; 0 for none.
+            Timestamps restart at each one, and ``EXT-X-DISCONTINUITY-SEQUENCE`` counts them.
+        discontinuity_phase: see ``discontinuity_every``.
+        fail_every: answer 503 to every n-th request of each live playlist (master or media, counted
+            per path); 0 never.
+        truncate_every: cut every n-th request of each live playlist mid-line (200, a shorter
+            body, as an origin whose writer was interrupted); 0 never. ``fail_every`` wins when
+            both fall on one request.
         daterange_lead: minimum seconds between a SCTE35-OUT DATERANGE first appearing in the
             playlist and its START-DATE (players such as hls.js need to see it ahead).
         epoch: Unix time of the start of segment 0. The default (0.0) puts breaks on
@@ -135,6 +177,12 @@ class OriginConfig:
     break_interval: float = 120.0
     break_duration: float = 30.0
     daterange_lead: float = 12.0
+    breaks: tuple[BreakSpec, ...] = ()
+    segment_pattern: tuple[float, ...] = ()
+    discontinuity_every: int = 0
+    discontinuity_phase: int = 0
+    fail_every: int = 0
+    truncate_every: int = 0
     epoch: float = 0.0
     media: MediaMode = "none"
     cache_dir: Path = field(default_factory=_default_cache_dir)
@@ -153,9 +201,14 @@ class OriginConfig:
             raise ValueError("rendition names must be unique")
         if any(r.name == "master" for r in ladder):
             raise ValueError("'master' cannot name a rendition (it names the master playlist)")
-        if not 2.0 <= self.segment_duration <= 6.0:
-            raise ValueError("segment_duration must be between 2 and 6 seconds")
+        if not 1.0 <= self.segment_duration <= 10.0:
+            raise ValueError("segment_duration must be between 1 and 10 seconds")
         _check_whole_frames("segment_duration", self.segment_duration)
+        for seconds in self.segment_pattern:
+            if not 0.5 <= seconds <= 10.0 or to_ticks(seconds) % (TICKS_PER_SECOND // 1000):
+                raise ValueError("segment_pattern: durations must be 0.5-10 s in whole milliseconds")
+            if self.media == "ffmpeg":
+                _check_whole_frames("segment_pattern duration", seconds)
         _check_whole_frames("slate_duration", self.slate_duration)
         if self.slate_duration <= 0 or self.slate_duration > self.segment_duration:
             raise ValueError("slate_duration must be positive and at most segment_duration")
@@ -173,10 +226,12 @@ class OriginConfig:
             raise ValueError(f"media must be one of {MEDIA_MODES}")
         if self.break_duration <= 0:
             raise ValueError("break_duration must be positive")
-        d = to_ticks(self.segment_duration)
-        span = -(-to_ticks(self.break_duration) // d)
-        if to_ticks(self.break_interval) < (span + 2) * d:
-            raise ValueError("break_interval must leave at least two content segments between breaks")
+        self._check_breaks()
+        for name in ("discontinuity_every", "fail_every", "truncate_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        if self.discontinuity_every and not 0 <= self.discontinuity_phase < self.discontinuity_every:
+            raise ValueError("discontinuity_phase must be in [0, discontinuity_every)")
         if self.daterange_lead < 0:
             raise ValueError("daterange_lead must not be negative")
         if not math.isfinite(self.epoch):
@@ -192,6 +247,43 @@ class OriginConfig:
                 _check_whole_frames(f"pod {pod!r} ad duration", ad)
         if self.huge_bytes <= 5 * 1024 * 1024:
             raise ValueError("huge_bytes must exceed 5 MiB")
+
+    def _check_breaks(self) -> None:
+        """Breaks of a cycle in order, never overlapping, with two content segments before the
+        next cycle. Boundaries are bounded (not computed) for jittered segments."""
+        ticks = self.segment_ticks
+        longest, shortest = max(ticks), min(ticks)
+        specs = self.break_specs
+        end: int | None = None
+        for spec in specs:
+            if spec.duration <= 0:
+                raise ValueError("break durations must be positive")
+            if spec.returns_after is not None and not 0 < spec.returns_after < spec.duration:
+                raise ValueError("returns_after must be between 0 and the break's duration")
+            if spec.back_to_back:
+                if end is None:
+                    raise ValueError("the first break of a cycle cannot be back_to_back")
+                start = end
+            else:
+                if not 0 <= spec.offset < self.break_interval:
+                    raise ValueError("break offsets must lie within break_interval")
+                start = -(-to_ticks(spec.offset) // longest) * longest
+                if end is not None and to_ticks(spec.offset) < end:
+                    raise ValueError("breaks must not overlap (use back_to_back for adjacent ones)")
+            end = start + -(-to_ticks(spec.actual) // shortest) * longest
+        assert end is not None
+        if end + 2 * longest > to_ticks(self.break_interval) + to_ticks(specs[0].offset):
+            raise ValueError("break_interval must leave at least two content segments between breaks")
+
+    @property
+    def break_specs(self) -> tuple[BreakSpec, ...]:
+        """The breaks of one cycle (the default: one of ``break_duration`` at its start)."""
+        return self.breaks or (BreakSpec(0.0, self.break_duration),)
+
+    @property
+    def segment_ticks(self) -> tuple[int, ...]:
+        """Durations of the repeating segment pattern, in 90 kHz ticks."""
+        return tuple(to_ticks(s) for s in self.segment_pattern) or (to_ticks(self.segment_duration),)
 
     @property
     def ladder(self) -> tuple[Rendition, ...]:

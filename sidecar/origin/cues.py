@@ -10,6 +10,9 @@ Flavours (identical across renditions, since they depend only on MSNs):
 ``oatcls``
     Elemental style: ``#EXT-OATCLS-SCTE35:<base64 splice_insert>`` plus ``#EXT-X-CUE-OUT:<s>``,
     CONT lines carrying ``SCTE35=<base64>``, then ``#EXT-X-CUE-IN``.
+``oatcls-asset``
+    As ``oatcls``, with ``#EXT-X-ASSET:CAID=0x<16 hex digits>`` on the splice-out segment and
+    ``CAID=`` leading each CONT line, as Elemental-fed ad servers expect.
 ``oatcls-timesignal``
     As ``oatcls`` but the binary cue is a ``time_signal`` with a segmentation descriptor
     (0x34 Provider Placement Opportunity Start); the end is announced with a 0x35 cue on the
@@ -20,6 +23,14 @@ Flavours (identical across renditions, since they depend only on MSNs):
     START-DATE; and, once the break is over, a tag with the same ID, ``END-DATE``,
     ``DURATION`` and ``SCTE35-IN``. Tags are anchored to segments still in the window, so they
     stay visible for as long as any part of the break is.
+``daterange-timesignal``
+    As ``daterange`` but ``SCTE35-OUT``/``SCTE35-IN`` carry ``time_signal`` sections with a
+    segmentation descriptor (0x22 Break Start with its duration, 0x23 Break End), as encoders
+    that signal with segmentation descriptors write them.
+
+CONT lines carry the signalled (planned) duration and the seconds elapsed since the splice-out;
+a break with an early return gets its CUE-IN (or ``SCTE35-IN`` with the actual ``DURATION``)
+before the planned end.
 ``none``
     No signalling.
 """
@@ -36,6 +47,8 @@ UNIQUE_PROGRAM_ID = 1
 UPID_URI = 0x0F  # segmentation_upid_type "URI"
 PROVIDER_PLACEMENT_OPPORTUNITY_START = 0x34
 PROVIDER_PLACEMENT_OPPORTUNITY_END = 0x35
+BREAK_START = 0x22
+BREAK_END = 0x23
 
 
 def seconds(ticks: int) -> float:
@@ -54,7 +67,7 @@ def splice_out(tl: Timeline, ad_break: AdBreak) -> bytes:
         ad_break.event_id,
         out=True,
         pts=seconds(tl.pts(ad_break.start)),
-        duration=seconds(tl.planned),
+        duration=seconds(ad_break.planned_ticks),
         auto_return=True,
         unique_program_id=UNIQUE_PROGRAM_ID,
     )
@@ -70,12 +83,12 @@ def splice_in(tl: Timeline, ad_break: AdBreak) -> bytes:
     )
 
 
-def placement_start(tl: Timeline, ad_break: AdBreak) -> bytes:
-    """``time_signal`` + segmentation descriptor 0x34 with the planned duration."""
+def placement_start(tl: Timeline, ad_break: AdBreak, type_id: int = PROVIDER_PLACEMENT_OPPORTUNITY_START) -> bytes:
+    """``time_signal`` + a segmentation descriptor (0x34 by default) with the planned duration."""
     descriptor = Segmentation(
         event_id=ad_break.event_id,
-        type_id=PROVIDER_PLACEMENT_OPPORTUNITY_START,
-        duration_ticks=tl.planned,
+        type_id=type_id,
+        duration_ticks=ad_break.planned_ticks,
         upid_type=UPID_URI,
         upid=break_uri(ad_break),
         segment_num=1,
@@ -84,11 +97,11 @@ def placement_start(tl: Timeline, ad_break: AdBreak) -> bytes:
     return encode_time_signal(seconds(tl.pts(ad_break.start)), [descriptor])
 
 
-def placement_end(tl: Timeline, ad_break: AdBreak) -> bytes:
-    """``time_signal`` + segmentation descriptor 0x35 at the return to content."""
+def placement_end(tl: Timeline, ad_break: AdBreak, type_id: int = PROVIDER_PLACEMENT_OPPORTUNITY_END) -> bytes:
+    """``time_signal`` + a segmentation descriptor (0x35 by default) at the return to content."""
     descriptor = Segmentation(
         event_id=ad_break.event_id,
-        type_id=PROVIDER_PLACEMENT_OPPORTUNITY_END,
+        type_id=type_id,
         upid_type=UPID_URI,
         upid=break_uri(ad_break),
         segment_num=1,
@@ -113,8 +126,8 @@ def layout_cues(tl: Timeline, flavour: CueFlavour, window: range) -> CueLayout:
     layout = CueLayout()
     if not window or flavour == "none":
         return layout
-    if flavour == "daterange":
-        _layout_dateranges(tl, window, layout)
+    if flavour in ("daterange", "daterange-timesignal"):
+        _layout_dateranges(tl, flavour, window, layout)
     else:
         _layout_cue_tags(tl, flavour, window, layout)
     return layout
@@ -126,8 +139,12 @@ def _cue_in_lines(tl: Timeline, flavour: CueFlavour, ad_break: AdBreak) -> list[
     return ["#EXT-X-CUE-IN"]
 
 
+def caid(ad_break: AdBreak) -> str:
+    """The break's ``CAID`` (EXT-X-ASSET): 16 hex digits, as Elemental writes it."""
+    return f"0x{ad_break.event_id:016X}"
+
+
 def _layout_cue_tags(tl: Timeline, flavour: CueFlavour, window: range, layout: CueLayout) -> None:
-    planned = format_seconds(tl.config.break_duration)
     for msn in window:
         ended = tl.break_at(msn - 1)
         if ended is not None and ended.end == msn:
@@ -135,41 +152,55 @@ def _layout_cue_tags(tl: Timeline, flavour: CueFlavour, window: range, layout: C
         ad_break = tl.break_at(msn)
         if ad_break is None:
             continue
+        planned = format_seconds(seconds(ad_break.planned_ticks))
         binary = ""
-        if flavour == "oatcls":
+        if flavour in ("oatcls", "oatcls-asset"):
             binary = to_base64(splice_out(tl, ad_break))
         elif flavour == "oatcls-timesignal":
             binary = to_base64(placement_start(tl, ad_break))
         if msn == ad_break.start:
-            if binary:
+            if flavour == "oatcls-asset":
+                layout.add(
+                    msn,
+                    f"#EXT-OATCLS-SCTE35:{binary}",
+                    f"#EXT-X-ASSET:CAID={caid(ad_break)}",
+                    f"#EXT-X-CUE-OUT:{planned}",
+                )
+            elif binary:
                 layout.add(msn, f"#EXT-OATCLS-SCTE35:{binary}", f"#EXT-X-CUE-OUT:{planned}")
             else:
                 layout.add(msn, f"#EXT-X-CUE-OUT:DURATION={planned}")
         else:
-            elapsed = format_seconds((msn - ad_break.start) * tl.config.segment_duration)
-            cont = f"#EXT-X-CUE-OUT-CONT:ElapsedTime={elapsed},Duration={planned}"
-            layout.add(msn, f"{cont},SCTE35={binary}" if binary else cont)
+            elapsed = format_seconds(tl.seconds(ad_break.start, msn))
+            cont = f"ElapsedTime={elapsed},Duration={planned}"
+            if flavour == "oatcls-asset":
+                cont = f"CAID={caid(ad_break)},{cont}"
+            layout.add(msn, f"#EXT-X-CUE-OUT-CONT:{cont},SCTE35={binary}" if binary else f"#EXT-X-CUE-OUT-CONT:{cont}")
     last = window[-1]
     at_edge = tl.break_at(last)
     if at_edge is not None and at_edge.end == last + 1:
         layout.trailing.extend(_cue_in_lines(tl, flavour, at_edge))
 
 
-def _layout_dateranges(tl: Timeline, window: range, layout: CueLayout) -> None:
+def _layout_dateranges(tl: Timeline, flavour: CueFlavour, window: range, layout: CueLayout) -> None:
     first, last = window[0], window[-1]
-    planned = format_seconds(tl.config.break_duration)
     for ad_break in tl.breaks_touching(first, last, ahead=tl.lead_segments):
+        planned = format_seconds(seconds(ad_break.planned_ticks))
         ident = f'ID="splice-{ad_break.event_id}",START-DATE="{tl.pdt(ad_break.start)}"'
         announce = ad_break.start - tl.lead_segments
-        if announce <= last and ad_break.end >= first:
+        if flavour == "daterange-timesignal":
+            out_hex = to_hex(placement_start(tl, ad_break, BREAK_START))
+            in_hex = to_hex(placement_end(tl, ad_break, BREAK_END))
+        else:
             out_hex = to_hex(splice_out(tl, ad_break))
+            in_hex = to_hex(splice_in(tl, ad_break))
+        if announce <= last and ad_break.end >= first:
             layout.add(
                 max(announce, first),
                 f"#EXT-X-DATERANGE:{ident},PLANNED-DURATION={planned},SCTE35-OUT={out_hex}",
             )
         if first <= ad_break.end <= last:
-            actual = format_seconds((ad_break.end - ad_break.start) * tl.config.segment_duration)
-            in_hex = to_hex(splice_in(tl, ad_break))
+            actual = format_seconds(tl.seconds(ad_break.start, ad_break.end))
             layout.add(
                 ad_break.end,
                 f'#EXT-X-DATERANGE:{ident},END-DATE="{tl.pdt(ad_break.end)}",DURATION={actual},SCTE35-IN={in_hex}',

@@ -54,6 +54,33 @@ def garbage_bytes(size: int = 4096) -> bytes:
     return bytes(out[:size])
 
 
+def truncate_mid_line(text: str, k: int) -> str:
+    """``text`` cut inside a line, as an origin whose playlist writer was interrupted leaves it.
+
+    ``k`` picks where, in turn: inside the last segment URI (``.../800k/12`` that 404s), inside
+    the last attribute-list tag (an unterminated ``EXT-X-DATERANGE`` or CUE attribute, or an
+    EXTINF), or two thirds of the way through the playlist. Never at a line end, so the body
+    always ends in a partial line without its newline.
+    """
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    uris = [i for i, line in enumerate(lines) if not line.startswith("#") and line.strip()]
+    tags = [i for i, line in enumerate(lines) if line.startswith("#EXT") and "=" in line]
+    tags = tags or [i for i, line in enumerate(lines) if line.startswith("#EXTINF")]
+    choice = k % 3
+    if choice == 0 and uris:
+        i = uris[-1]
+    elif choice == 1 and tags:
+        i = tags[-1]
+    else:
+        i = next((j for j, line in enumerate(lines) if offsets[j + 1] >= 2 * len(text) // 3 and len(line) > 2), 0)
+    line = lines[i].rstrip("\r\n")
+    # Keep a little more than half the line: a URI loses its extension, an attribute its value.
+    return text[: offsets[i] + max(1, min(len(line) - 1, len(line) // 2 + 1))]
+
+
 async def failure_response(
     request: web.Request,
     mode: str,

@@ -23,10 +23,10 @@ def _extinf(ticks: int) -> str:
 
 
 def _target_duration(max_ticks: int) -> int:
-    """EXT-X-TARGETDURATION: every rounded EXTINF must be <= it (RFC 8216 section 4.3.3.1).
-
-    Rounded up, as ffmpeg does, so no rounding convention can make a segment exceed it."""
-    return max(1, -(-max_ticks // TICKS_PER_SECOND))
+    """EXT-X-TARGETDURATION: every EXTINF *rounded to the nearest integer* must be <= it (RFC 8216
+    section 4.3.3.1). The smallest valid value, as real encoders write it: 6.006 s segments
+    (29.97 fps) get 6, which is exactly what a stitcher that rounds up gets wrong."""
+    return max(1, (2 * max_ticks + TICKS_PER_SECOND) // (2 * TICKS_PER_SECOND))
 
 
 def master_playlist(renditions: Iterable[Rendition]) -> str:
@@ -52,12 +52,16 @@ def live_media_playlist(tl: Timeline, flavour: CueFlavour, rendition: str, now: 
         f"#EXT-X-VERSION:{VERSION}",
         f"#EXT-X-TARGETDURATION:{_target_duration(tl.d)}",
         f"#EXT-X-MEDIA-SEQUENCE:{window.start}",
-        "#EXT-X-INDEPENDENT-SEGMENTS",
     ]
+    if tl.config.discontinuity_every:
+        lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{tl.discontinuities_before(window.start)}")
+    lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
     for msn in window:
+        if tl.discontinuity(msn):
+            lines.append("#EXT-X-DISCONTINUITY")
         lines.extend(cues.before.get(msn, ()))
         lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{tl.pdt(msn)}")
-        lines.append(_extinf(tl.d))
+        lines.append(_extinf(tl.duration_ticks(msn)))
         lines.append(f"{rendition}/{msn}.ts")
     lines.extend(cues.trailing)
     return "\n".join(lines) + "\n"

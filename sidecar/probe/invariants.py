@@ -14,27 +14,46 @@ Rules of :func:`check_reload`, one reload after another:
   every segment keeps its discontinuity count;
 * ``pdt``: every segment has a PDT, stable per MSN, continuous inside a playlist except at a
   discontinuity, where it may only jump forward;
-* ``target_duration``: it never changes and covers every segment.
+* ``target_duration``: it never changes, and covers every segment: each EXTINF rounded to the
+  nearest integer is at most the target (RFC 8216 section 4.3.3.1; 6.006 s fits a target of 6).
 
 :func:`check_markers` checks one playlist's ad markers (every dialect, via ``cues_of``): a
 CUE-OUT is followed by a CUE-IN, or the window ends inside the break; CONT and IN only inside a
 break (or before any OUT/IN, when the window starts inside a break); no second OUT while a break
 is open; and a break whose duration is known has ended by the end of the window.
+
+:func:`check_dateranges` (``daterange``): an ``EXT-X-DATERANGE`` ID never changes the value of an
+attribute it carried before, on any reload (RFC 8216 section 4.3.2.7; later tags may only add
+attributes, such as END-DATE or DURATION once known).
+
+:func:`check_aligned` (``aligned``): two variants of one stream, reloaded at about the same time,
+agree wherever they overlap: the same media sequence number has the same discontinuity count,
+PDT and duration, so a player switching bitrate lands on the same timeline.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
+from sidecar.hls.attributes import parse_attributes
 from sidecar.hls.cues import cues_of
-from sidecar.hls.model import Cue, MediaPlaylist
+from sidecar.hls.model import Cue, MediaPlaylist, rounded_duration
 
-Reason = Literal["fetch", "parse", "msn", "dsn", "pdt", "markers", "target_duration"]
+Reason = Literal["fetch", "parse", "msn", "dsn", "pdt", "markers", "target_duration", "daterange", "aligned"]
 #: Every failure reason the probe reports, in the order a reload is checked.
-REASONS: Final[tuple[Reason, ...]] = ("fetch", "parse", "msn", "dsn", "pdt", "markers", "target_duration")
+REASONS: Final[tuple[Reason, ...]] = (
+    "fetch",
+    "parse",
+    "msn",
+    "dsn",
+    "pdt",
+    "markers",
+    "target_duration",
+    "daterange",
+    "aligned",
+)
 EPSILON = 1e-6
 
 
@@ -100,9 +119,11 @@ def check_reload(h: History, pl: MediaPlaylist, variant: object = None) -> None:
     if pl.target_duration != h.target:
         raise _fail("target_duration", f"target duration changed: {h.target} -> {pl.target_duration}", variant)
     for s in segs:
-        if math.ceil(s.duration - 1e-9) > pl.target_duration:
+        if rounded_duration(s.duration) > pl.target_duration:
             raise _fail(
-                "target_duration", f"MSN {s.msn} lasts {s.duration:g} s > target {pl.target_duration} s", variant
+                "target_duration",
+                f"MSN {s.msn} lasts {s.duration:g} s, which rounds above the target {pl.target_duration} s",
+                variant,
             )
     # DSN accounting: the segments this reload dropped from the head carried exactly the
     # discontinuities by which DSN rose.
@@ -209,3 +230,44 @@ def check_markers(pl: MediaPlaylist, variant: object = None) -> None:
                     f"by the end of the window ({window_end.isoformat()})",
                     variant,
                 )
+
+
+#: What a player remembers of each DATERANGE ID: the union of the attributes it has seen.
+DateRanges = dict[str, dict[str, str]]
+
+
+def check_dateranges(seen: DateRanges, pl: MediaPlaylist, variant: object = None) -> None:
+    """Every DATERANGE of ``pl`` against what earlier reloads showed for its ID; then remember."""
+    tags = [t for s in pl.segments for t in s.tags if t.startswith("#EXT-X-DATERANGE:")]
+    tags += [t for t in pl.trailer_tags if t.startswith("#EXT-X-DATERANGE:")]
+    for tag in tags:
+        attrs = parse_attributes(tag.partition(":")[2])
+        ident = attrs.get("ID")
+        if ident is None:
+            raise _fail("daterange", f"DATERANGE without ID: {tag}", variant)
+        known = seen.setdefault(ident, {})
+        for name, value in attrs.items():
+            before = known.get(name)
+            if before is not None and before != value:
+                raise _fail("daterange", f"DATERANGE {ident} changed {name}: {before!r} -> {value!r}", variant)
+            known[name] = value
+
+
+def check_aligned(a: MediaPlaylist, b: MediaPlaylist, names: tuple[object, object] = ("a", "b")) -> None:
+    """Where two variants' windows overlap, one MSN means the same point of the timeline."""
+
+    def timeline(pl: MediaPlaylist) -> dict[int, tuple[int, datetime | None, float]]:
+        out, dsn = {}, pl.discontinuity_sequence
+        for s in pl.segments:
+            dsn += s.discontinuity
+            out[s.msn] = (dsn, s.pdt, round(s.duration, 3))
+        return out
+
+    ta, tb = timeline(a), timeline(b)
+    for msn in sorted(ta.keys() & tb.keys()):
+        if ta[msn] != tb[msn]:
+            raise _fail(
+                "aligned",
+                f"MSN {msn} is (discontinuity, PDT, duration) {ta[msn]} in {names[0]} but {tb[msn]} in {names[1]}",
+                None,
+            )

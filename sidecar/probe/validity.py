@@ -4,10 +4,11 @@ For every (target, channel, mode) a watcher reads the master playlist, then relo
 variant it lists once per target duration. Each reload is one check: it must fetch (200),
 parse, by ``m3u8`` and by ``sidecar.hls.parse`` alike (``sidecar.probe.independent``: the two must
 agree, and the invariants run on ``m3u8``'s reading), keep the reload invariants of
-``sidecar.probe.invariants.check_reload`` against the previous reloads of that variant, and have
-balanced ad markers (``check_markers``). A check counts ``ssai_probe_manifest_checks_total
-{channel, result}`` once, and a failed one also ``ssai_probe_manifest_failures_total{channel,
-reason}`` with the first rule it broke.
+``sidecar.probe.invariants.check_reload`` against the previous reloads of that variant, have
+balanced ad markers (``check_markers``), and never change an attribute of a DATERANGE ID
+(``check_dateranges``: an SGAI interstitial that changes is dropped by players). A check counts
+``ssai_probe_manifest_checks_total{channel, result}`` once, and a failed one also
+``ssai_probe_manifest_failures_total{channel, reason}`` with the first rule it broke.
 
 After a failure the variant's history starts again from the next good reload (as a player that
 rejoins would), so one incident is counted once rather than on every later reload. The same
@@ -27,11 +28,21 @@ from urllib.parse import urljoin
 
 import aiohttp
 
+from sidecar.hls.attributes import parse_attributes
 from sidecar.hls.model import MediaPlaylist
 from sidecar.hls.parse import PlaylistError, parse_master, parse_media
 from sidecar.probe.config import ProbeConfig, Target
 from sidecar.probe.independent import ParsersDisagree, compare, read_media
-from sidecar.probe.invariants import REASONS, History, InvariantViolation, Reason, check_markers, check_reload
+from sidecar.probe.invariants import (
+    REASONS,
+    DateRanges,
+    History,
+    InvariantViolation,
+    Reason,
+    check_dateranges,
+    check_markers,
+    check_reload,
+)
 from sidecar.telemetry import catalogue as m
 from sidecar.telemetry.logging import log_event
 
@@ -77,6 +88,11 @@ async def fetch_text(http: aiohttp.ClientSession, url: str) -> str:
         raise CheckFailed("fetch", f"{url}: {type(exc).__name__}: {exc}") from None
 
 
+def _daterange_tags(pl: MediaPlaylist) -> list[str]:
+    tags = [t for seg in pl.segments for t in seg.tags] + list(pl.trailer_tags)
+    return [t for t in tags if t.startswith("#EXT-X-DATERANGE:")]
+
+
 @dataclass
 class VariantState:
     """What the probe remembers about one variant URL between reloads."""
@@ -84,10 +100,12 @@ class VariantState:
     url: str
     history: History = field(default_factory=lambda: History({}))
     last_ok: float | None = None
+    dateranges: DateRanges = field(default_factory=dict)
 
     def reset(self) -> None:
         self.history = History({})
         self.last_ok = None
+        self.dateranges = {}
 
     def window_seconds(self) -> float:
         last = self.history.last
@@ -120,6 +138,9 @@ class VariantState:
             check_reload(self.history, independent, self.url)
             self.history.forget_before(pl.media_sequence)
             check_markers(pl, self.url)
+            check_dateranges(self.dateranges, pl, self.url)
+            current = {parse_attributes(t.partition(":")[2]).get("ID") for t in _daterange_tags(pl)}
+            self.dateranges = {k: v for k, v in self.dateranges.items() if k in current}
         except InvariantViolation as exc:
             raise CheckFailed(exc.reason, str(exc)) from None
         self.last_ok = now

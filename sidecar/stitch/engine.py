@@ -27,13 +27,15 @@ import aiohttp
 
 from sidecar.actors.channel import ChannelActor
 from sidecar.actors.runtime import ActorRuntime
-from sidecar.actors.state import AdBreak, BreakActive, ChannelState, start_break, update_break
+from sidecar.actors.state import AdBreak, BreakActive, ChannelState, media_length, start_break, update_break
 from sidecar.ads.beacons import BeaconQueue
 from sidecar.config.models import AdPod, ChannelConfig
+from sidecar.hls.cues import BreakSignal, breaks_in_window
 from sidecar.hls.model import MediaPlaylist
-from sidecar.hls.parse import PlaylistError, parse_master, parse_media
+from sidecar.hls.parse import PlaylistError, cut_to_complete, parse_master, parse_media
 from sidecar.hls.splice import SpliceError, TimelineBase, render_sgai, render_ssai
 from sidecar.hls.write import render_media
+from sidecar.stitch import assets
 from sidecar.stitch.fill import decide
 from sidecar.stitch.origin import Fetched, OriginClient, OriginError
 from sidecar.stitch.plans import observation_changes, to_plan
@@ -48,6 +50,7 @@ log = logging.getLogger("sidecar.stitch")
 MASTER_TTL = 10.0
 MEDIA_TTL = 0.5
 FRESH_CUE_SEGMENTS = 2  # a cue more than this many segments behind the live edge is history
+TRUNCATED_FALLBACK = 10.0  # seconds a complete window may stand in for a cut one (never longer)
 SCHEDULE_LOOKAHEAD = 12.0  # create scheduled breaks this far ahead of the live edge (SGAI look-ahead)
 
 
@@ -73,6 +76,34 @@ def _absolute(pl: MediaPlaylist, base: str) -> MediaPlaylist:
 
     segments = tuple(replace(s, uri=urljoin(base, s.uri), tags=fix_tags(s.tags)) for s in pl.segments)
     return replace(pl, segments=segments, header_tags=fix_tags(pl.header_tags))
+
+
+def join_point(
+    pl: MediaPlaylist, signal: BreakSignal, fresh_after: datetime, default_duration: float
+) -> tuple[float, float] | None:
+    """Where to join a break already under way, as (start PDT, seconds left), or None.
+
+    The channel meets a break whose splice-out is history (more than FRESH_CUE_SEGMENTS behind
+    the live edge: viewers may have had those segments as content), for example when it is first
+    played mid-break. The rest of it is still a break: it is spliced from the first segment
+    boundary that is fresh, to the signalled end (or the CUE-IN once seen). Nothing is left to
+    join when less than a target duration remains."""
+    end = signal.end or signal.start + timedelta(seconds=signal.duration or default_duration)
+    for i, seg in enumerate(pl.segments):
+        if seg.pdt is None or seg.pdt < fresh_after or i == 0:
+            continue
+        left = (end - seg.pdt).total_seconds()
+        if left < pl.target_duration:
+            return None
+        return seg.pdt.timestamp(), left
+    return None
+
+
+def _inside_a_break(state: ChannelState, pdt: float) -> bool:
+    return any(
+        b.start_pdt is not None and b.start_pdt - 0.25 <= pdt < b.start_pdt + media_length(b) - 0.25
+        for b in state.breaks()
+    )
 
 
 def _updater(break_id: str, changes: dict[str, Any]) -> Callable[[ChannelState, float], ChannelState | None]:
@@ -114,6 +145,8 @@ class Stitcher:
         self.list_pods = list_pods
         self.origin = OriginClient(session, ttl=origin_ttl, timeout=origin_timeout)
         self._windows: _LRU = _LRU(512)
+        self._latest: _LRU = _LRU(512)  # newest complete window per media playlist URL, and when
+        self._masters: _LRU = _LRU(256)  # last complete master per URL (its _variants key)
         self._renders: _LRU = _LRU(4096)
         self._variants: _LRU = _LRU(1024)
         self._fast: _LRU = _LRU(4096)
@@ -125,12 +158,21 @@ class Stitcher:
         key = (config.origin_url, fetched.digest)
         cached = self._variants.get(key)
         if cached is None:
+            if not fetched.text.endswith("\n"):
+                # Cut mid-line: its last variant URI may be cut too. Keep the last complete master.
+                previous = self._masters.get(config.origin_url)
+                if previous is not None and previous in self._variants:
+                    m.origin_truncated_total.labels("master", "previous").inc()
+                    return self._variants[previous][1], fetched
+                m.origin_truncated_total.labels("master", "rejected").inc()
+                raise OriginError("invalid", "origin master playlist was cut mid-line")
             try:
                 master = parse_master(fetched.text)
             except PlaylistError as exc:
                 raise OriginError("invalid", f"origin master playlist is not valid HLS ({exc.reason})") from None
             cached = (master, variant_map(master, config.origin_url))
             self._variants.put(key, cached)
+            self._masters.put(config.origin_url, key)
         return cached[1], fetched
 
     async def window(self, url: str) -> Window:
@@ -139,14 +181,31 @@ class Stitcher:
         # segment URIs) that resolve to different segments.
         cached = self._windows.get((url, fetched.digest))
         if cached is None:
+            text, cut = cut_to_complete(fetched.text)
+            latest = self._latest.get(url)
+            # The newest complete window, if recent enough to stand in for a cut one.
+            previous: Window | None = (
+                latest[0] if latest is not None and time.monotonic() - latest[1] < TRUNCATED_FALLBACK else None
+            )
             try:
-                parsed = parse_media(fetched.text)
+                parsed = parse_media(text)
             except PlaylistError as exc:
+                if cut and previous is not None:  # cut before its first complete segment
+                    m.origin_truncated_total.labels("media", "previous").inc()
+                    return previous
                 raise OriginError("invalid", f"origin media playlist is not valid HLS ({exc.reason})") from None
+            if cut and previous is not None and previous.playlist.last_msn > parsed.last_msn:
+                # Cut further back than what viewers already have: a playlist may only grow at the end.
+                m.origin_truncated_total.labels("media", "previous").inc()
+                return previous
+            if cut:
+                m.origin_truncated_total.labels("media", "cut").inc()
             for cue in parsed.cues:  # counted once per origin update, not per viewer
                 m.scte35_cues_total.labels(cue.dialect, cue.kind, "true" if cue.valid else "false").inc()
             cached = Window(_absolute(parsed, url), fetched.digest)
             self._windows.put((url, fetched.digest), cached)
+            if previous is None or cached.playlist.last_msn >= previous.playlist.last_msn:
+                self._latest.put(url, (cached, time.monotonic()))
         return cached
 
     # --- master ----------------------------------------------------------------------------------
@@ -231,13 +290,14 @@ class Stitcher:
         ]
         if mode == "sgai":
             return render_media(render_sgai(pl, plans))
-        target = max([pl.target_duration, *(math.ceil(i.duration - 1e-9) for b in state.breaks() for i in b.items)])
         try:
+            # The origin's target duration, constant like the origin's: ads and slate whose
+            # segments would not fit it are not chosen (see decide), so it never has to grow.
             rendered = render_ssai(
                 pl,
                 plans,
                 bandwidth=bandwidth,
-                target_duration=target,
+                target_duration=pl.target_duration,
                 base=TimelineBase(state.base_msn, state.base_dsn),
             )
         except SpliceError as exc:
@@ -289,6 +349,12 @@ class Stitcher:
                     await self._create_quietly(config, actor, "scte35", cue.event_id, cue.pdt.timestamp(), duration)
                 elif cue.kind == "in" and cue.pdt is not None:
                     await self._shorten(actor, cue.pdt.timestamp())
+            for signal in breaks_in_window(pl):
+                if signal.start >= fresh_after or actor.state.knows_event(signal.event_id):
+                    continue  # fresh (the cue itself starts it) or already running
+                joined = join_point(pl, signal, fresh_after, float(config.default_ad_duration_seconds))
+                if joined is not None and not _inside_a_break(actor.state, joined[0]):
+                    await self._create_quietly(config, actor, "scte35", signal.event_id, *joined)
         if config.schedule_enabled:
             interval = config.schedule_interval_minutes * 60
             first_k = math.ceil(last.pdt.timestamp() / interval)
@@ -349,7 +415,15 @@ class Stitcher:
         try:
             with tracing.span("ad.decision") as span:
                 pods = await self.list_pods(config.org_id) if self.list_pods and config.vast_enabled else []
-                fill = await decide(self.origin, config, duration, pod, session=self.session, pods=pods)
+                fill = await decide(
+                    self.origin,
+                    config,
+                    duration,
+                    pod,
+                    session=self.session,
+                    pods=pods,
+                    max_segment=await self._target_duration(config),
+                )
                 if span is not None:
                     span.set_attributes({"sidecar.fill.source": fill.source, "sidecar.fill.reason": fill.reason})
             # Derived from the break, never from its position: the same cue gives the same ID
@@ -401,6 +475,14 @@ class Stitcher:
             future.set_result(None)
             del self._creating[key]
 
+    async def _target_duration(self, config: ChannelConfig) -> int | None:
+        """The origin's target duration (what the channel's playlists keep), None if unknown."""
+        try:
+            variants, _ = await self.variants(config)
+            return (await self.window(variants.reference.url)).playlist.target_duration
+        except (OriginError, ValueError):
+            return None
+
     async def live_edge(self, config: ChannelConfig) -> float | None:
         """Media time at the end of the reference rendition's window: where a cue given now splices."""
         try:
@@ -425,19 +507,17 @@ class Stitcher:
                     await self.beacons.schedule(
                         sgai_beacons(brk, session, now=time.time(), org=config.org_slug, channel=config.slug)
                     )
-                assets = [
-                    {"URI": f"{base}/ad/{brk.id}/{i}.m3u8", "DURATION": round(a.duration, 3)}
-                    for i, a in enumerate(brk.assets)
-                    if a.duration > 0
-                ]
-                return {"ASSETS": assets}
+                return assets.asset_list(brk, base)
         raise NotFoundError(f"no break {break_id!r} on this channel")
 
     def asset_master(self, actor: ChannelActor, break_id: str, index: int) -> str:
         for brk in actor.state.breaks():
-            if brk.id == break_id and 0 <= index < len(brk.assets):
-                lines = ["#EXTM3U", "#EXT-X-INDEPENDENT-SEGMENTS"]
-                for bandwidth, url in brk.assets[index].variants:
-                    lines += [f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth}", url]
-                return "\n".join(lines) + "\n"
+            if brk.id == break_id and (text := assets.asset_master(brk, index)) is not None:
+                return text
         raise NotFoundError(f"no asset {index} in break {break_id!r}")
+
+    def asset_media(self, actor: ChannelActor, break_id: str, index: int, bandwidth: int) -> str:
+        for brk in actor.state.breaks():
+            if brk.id == break_id and (text := assets.asset_media(brk, index, bandwidth)) is not None:
+                return text
+        raise NotFoundError(f"no playlist {index}/{bandwidth} in break {break_id!r}")

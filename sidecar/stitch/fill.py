@@ -24,6 +24,7 @@ import aiohttp
 from sidecar.actors.state import AdTrackingState, AssetState, PlanItemState
 from sidecar.ads.vast import Ad, LinearCreative, fetch_vast
 from sidecar.config.models import AdPod, ChannelConfig, Slate, Variant
+from sidecar.hls.model import rounded_duration
 from sidecar.hls.parse import PlaylistError, parse_master, parse_media
 from sidecar.net.client import fetching
 from sidecar.stitch.origin import OriginClient, OriginError
@@ -51,9 +52,17 @@ class Fill:
 
 
 async def timeline_of(
-    client: OriginClient, variants: tuple[Variant, ...] | list[Variant], *, kind: str = "ad"
+    client: OriginClient,
+    variants: tuple[Variant, ...] | list[Variant],
+    *,
+    kind: str = "ad",
+    max_segment: int | None = None,
 ) -> tuple[list[PlanItemState], AssetState]:
-    """The aligned segment timeline of one creative (or slate) across its renditions."""
+    """The aligned segment timeline of one creative (or slate) across its renditions.
+
+    ``max_segment`` is the channel's target duration: a creative with a segment that rounds above
+    it cannot be stitched without changing the target (which must never change), so it is
+    refused with LookupError like an unloadable one."""
     parsed = []
     for variant in sorted(variants, key=lambda v: v.bitrate_bps):
         try:
@@ -68,6 +77,12 @@ async def timeline_of(
     if not parsed or not parsed[0][1].segments:
         raise LookupError("no rendition of the creative could be loaded")
     reference = parsed[0][1]
+    if max_segment is not None and any(rounded_duration(seg.duration) > max_segment for seg in reference.segments):
+        log.warning(
+            f"{variants[0].playlist_url}: segments longer than the channel's target duration {max_segment} s",
+            extra={"event": "ad_segments_too_long"},
+        )
+        raise LookupError(f"segments longer than the target duration {max_segment} s")
     usable = [(v, pl) for v, pl in parsed if len(pl.segments) == len(reference.segments)]
     items = []
     for i, seg in enumerate(reference.segments):
@@ -127,7 +142,12 @@ def _tracking(ad: Ad | None, creative: LinearCreative | None, pod: AdPod | None)
 
 
 async def _from_vast(
-    client: OriginClient, session: aiohttp.ClientSession, config: ChannelConfig, duration: float, pods: list[AdPod]
+    client: OriginClient,
+    session: aiohttp.ClientSession,
+    config: ChannelConfig,
+    duration: float,
+    pods: list[AdPod],
+    max_segment: int | None = None,
 ) -> tuple[list[PlanItemState], list[AssetState], list[AdTrackingState], str, tuple[str, ...]]:
     """(items, assets, ads, reason, error pings). Reason 'ok' when at least one ad was placed."""
     assert config.vast_url is not None
@@ -151,7 +171,7 @@ async def _from_vast(
                     if not hls:
                         continue  # progressive MP4 only: cannot be stitched into HLS
                     variants = await _hls_variants(client, hls[0].url, hls[0].bitrate_kbps)
-                creative_items, asset = await timeline_of(client, variants)
+                creative_items, asset = await timeline_of(client, variants, max_segment=max_segment)
             except (LookupError, OriginError, PlaylistError):
                 continue
             length = sum(i.duration for i in creative_items)
@@ -175,10 +195,12 @@ async def _from_vast(
     return items, assets, ads, ("ok" if items else "vast_no_usable_creative"), pings
 
 
-async def _slate_items(client: OriginClient, slate: Slate | None, needed: float) -> list[PlanItemState]:
+async def _slate_items(
+    client: OriginClient, slate: Slate | None, needed: float, max_segment: int | None = None
+) -> list[PlanItemState]:
     if slate is None or needed <= 0:
         return []
-    loop, _ = await timeline_of(client, slate.variants, kind="slate")
+    loop, _ = await timeline_of(client, slate.variants, kind="slate", max_segment=max_segment)
     loop_len = sum(i.duration for i in loop)
     items: list[PlanItemState] = []
     covered = 0.0
@@ -196,8 +218,12 @@ async def decide(
     *,
     session: aiohttp.ClientSession | None = None,
     pods: list[AdPod] | None = None,
+    max_segment: int | None = None,
 ) -> Fill:
-    """Ads for a break of ``duration`` seconds, with slate after them. Never raises."""
+    """Ads for a break of ``duration`` seconds, with slate after them. Never raises.
+
+    ``max_segment``: the channel's target duration; creatives and slate with longer segments are
+    not used (see ``timeline_of``)."""
     started = time.perf_counter()
     items: list[PlanItemState] = []
     assets: list[AssetState] = []
@@ -206,20 +232,23 @@ async def decide(
     source, reason = "none", "no_pod_or_slate"
     vast_reason = None
     if config.vast_enabled and config.vast_url and session is not None and pod is None:
-        items, assets, ads, vast_reason, pings = await _from_vast(client, session, config, duration, pods or [])
+        items, assets, ads, vast_reason, pings = await _from_vast(
+            client, session, config, duration, pods or [], max_segment
+        )
         if items:
             source, reason = "vast", "ok"
     chosen = pod or config.ad_pod
     if not items and chosen is not None and chosen.status == "active":
         try:
-            pod_items, asset = await timeline_of(client, chosen.variants)
+            pod_items, asset = await timeline_of(client, chosen.variants, max_segment=max_segment)
             kept, t = [], 0.0
             for item in pod_items:  # a pod longer than the break is cut at a segment boundary
                 if t + item.duration > duration + TOLERANCE:
                     break
                 kept.append(item)
                 t += item.duration
-            items, assets = kept, [asset.model_copy(update={"duration": t, "ad_id": chosen.slug})]
+            cut = len(kept) < len(pod_items)
+            items, assets = kept, [asset.model_copy(update={"duration": t, "ad_id": chosen.slug, "cut": cut})]
             ads = [
                 AdTrackingState(
                     index=0,
@@ -241,7 +270,7 @@ async def decide(
     ad_seconds = sum(i.duration for i in items)
     slate_seconds = 0.0
     try:
-        slate = await _slate_items(client, config.slate, duration - ad_seconds + SLATE_MARGIN)
+        slate = await _slate_items(client, config.slate, duration - ad_seconds + SLATE_MARGIN, max_segment)
     except LookupError:
         slate = []
     if slate and config.slate is not None:

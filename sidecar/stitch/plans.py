@@ -37,6 +37,7 @@ def to_plan(
         asset_list=asset_list,
         restrict=restrict,
         snap=snap,
+        planned=brk.planned_seconds,
     )
 
 

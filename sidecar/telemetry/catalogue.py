@@ -252,6 +252,15 @@ origin_errors_total = Counter(
     ["org", "channel", "reason"],
     registry=registry,
 )
+origin_truncated_total = Counter(
+    "ssai_origin_truncated_playlists_total",
+    "Origin playlists that arrived cut mid-line or mid-segment, by kind (master, media) and what was "
+    "served instead (cut: the playlist up to its last complete segment; previous: the last complete "
+    "playlist, because the cut one ended earlier; rejected: a cut master with no complete one to stand "
+    "in, answered 502). Never passed through with a cut URI or tag.",
+    ["kind", "served"],
+    registry=registry,
+)
 playlist_render_seconds = Histogram(
     "ssai_playlist_render_seconds",
     "Time to parse, splice and write one variant playlist (done once per origin update and break change).",
@@ -484,6 +493,7 @@ _zero(http_client_errors_total, *((r,) for r in CLIENT_ERROR_REASONS))
 _zero(actor_evictions_total, ("idle",), ("shutdown",), ("deleted",))
 _zero(playlist_validation_failures_total, *((r,) for r in ("msn", "dsn", "pdt", "target_duration", "markers")))
 _zero(origin_fetch_seconds, ("ok",), ("error",))
+_zero(origin_truncated_total, ("media", "cut"), ("media", "previous"), ("master", "previous"), ("master", "rejected"))
 _zero(actor_lifetime_seconds, ("idle",), ("shutdown",), ("deleted",))
 
 

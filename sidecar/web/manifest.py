@@ -6,10 +6,13 @@
   announced as HLS Interstitials (SGAI); unchanged when no break is near.
 * ``GET /{org}/{channel}/assets.json?break=<id>``: the interstitial's asset list.
 * ``GET /{org}/{channel}/ad/{break}/{index}.m3u8``: a creative's multivariant playlist.
+* ``GET /{org}/{channel}/ad/{break}/{index}/{bandwidth}.m3u8``: the VOD playlist of a slate
+  (looped to fill the break) or of a pod cut to fit it: exactly what the asset list says it plays.
 
 Every response carries ``X-Config-Version`` (the channel config version it was served under)
 and ``Cache-Control`` from the channel's manifest cache setting. Origin trouble is a 502/504
-problem naming the cause, never a half-rewritten playlist.
+problem naming the cause, never a half-rewritten playlist. Every response, problems included,
+carries ``Access-Control-Allow-Origin: *``: players run on pages of other origins.
 """
 
 from __future__ import annotations
@@ -114,10 +117,10 @@ def _measured(kind: str, handler: Handler) -> Callable[[web.Request], Awaitable[
             try:
                 return await _serve(request, span)
             except Problem as problem:
-                return problem.response(request.path)
+                return _cors(problem.response(request.path))
             except Exception:
                 log.exception("unhandled error", extra={"event": "unhandled_error", "path": request.path})
-                return Problem(500, "internal", "internal error; see the service log").response(request.path)
+                return _cors(Problem(500, "internal", "internal error; see the service log").response(request.path))
 
     async def _serve(request: web.Request, span: Span | None) -> web.StreamResponse:
         started = time.perf_counter()
@@ -175,7 +178,7 @@ async def assets(request: web.Request, config: ChannelConfig) -> tuple[web.Strea
             errors=[{"field": "break", "pointer": "?break", "detail": "required", "code": "missing"}],
         )
     actor = await _actor(request, config)
-    base = f"/{config.org_slug}/{config.slug}"
+    base = f"{public_base(request)}/{config.org_slug}/{config.slug}"
     # One player session: hls.js and AVFoundation send these; else the client as best we can tell.
     session = (
         request.query.get("_HLS_primary_id")
@@ -195,6 +198,15 @@ async def assets(request: web.Request, config: ChannelConfig) -> tuple[web.Strea
     ), "sgai"
 
 
+def public_base(request: web.Request) -> str:
+    """Where viewers reach this service: ``public_url`` when configured, else the host the request
+    came to, scheme-relative (``//host:port``) so a player keeps its own scheme behind a proxy that
+    terminates TLS. Players resolve an asset list's URIs against their page, not the list (hls.js
+    does), so the URIs must carry the host."""
+    configured = request.app[SERVICES].settings.public_url
+    return configured if configured else f"//{request.host}"
+
+
 async def ad_asset(request: web.Request, config: ChannelConfig) -> tuple[web.StreamResponse, str]:
     try:
         index = int(request.match_info["index"])
@@ -205,8 +217,26 @@ async def ad_asset(request: web.Request, config: ChannelConfig) -> tuple[web.Str
     return _playlist(text, config, "sgai"), "sgai"
 
 
+async def ad_asset_media(request: web.Request, config: ChannelConfig) -> tuple[web.StreamResponse, str]:
+    """A slate (looped) or cut-pod asset's VOD media playlist in one bandwidth."""
+    try:
+        index, bandwidth = int(request.match_info["index"]), int(request.match_info["bandwidth"])
+    except ValueError:
+        raise Problem(404, "not-found", "no such asset playlist") from None
+    actor = await _actor(request, config)
+    text = _stitcher(request).asset_media(actor, request.match_info["break"], index, bandwidth)
+    return _playlist(text, config, "sgai"), "sgai"
+
+
+def _cors(response: web.Response) -> web.Response:
+    """Errors too are readable by a player on any page: without the header a browser hands the
+    player status 0 instead of the problem (a 502 looks like a network failure)."""
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 async def not_found(request: web.Request) -> web.Response:
-    return Problem(404, "not-found", f"no such resource: {request.path}").response(request.path)
+    return _cors(Problem(404, "not-found", f"no such resource: {request.path}").response(request.path))
 
 
 def _mode(config: ChannelConfig, request: web.Request) -> str:
@@ -283,6 +313,9 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/{org}/{channel}/master.m3u8", _measured("master", master))
     app.router.add_get("/{org}/{channel}/assets.json", _measured("assets", assets))
     app.router.add_get("/{org}/{channel}/ad/{break}/{index}.m3u8", _measured("asset", ad_asset))
+    app.router.add_get(
+        "/{org}/{channel}/ad/{break}/{index}/{bandwidth}.m3u8", _measured("asset", ad_asset_media)
+    )
     # Anything else is a problem+json 404 (the viewer app has no middleware: every microsecond of
     # the playlist path counts, see bench/manifest_throughput.py).
     app.router.add_route("*", "/{tail:.*}", not_found)

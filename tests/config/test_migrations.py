@@ -37,3 +37,35 @@ def test_downgrade_and_upgrade_round_trip(tmp_path) -> None:
     upgrade(url)
     assert _diff(url) == []
     upgrade(url)  # idempotent
+
+
+def test_0006_gives_channels_without_a_snap_the_new_default_and_leaves_cue_settings(tmp_path) -> None:
+    """Channels that never set X-SNAP get OUT,IN (with a new version, so caches refresh); a set one
+    and scte35AutoInsert stay as the operator stored them (docs/adr/0015)."""
+    import sqlite3
+
+    path = tmp_path / "m.db"
+    url = f"sqlite:///{path}"
+    upgrade(url, "0002")
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO organizations (id, slug, name, status, version, created_at, updated_at)"
+            " VALUES ('o', 'o', 'O', 'active', 1, 0, 0)"
+        )
+        columns = [r[1] for r in db.execute("PRAGMA table_info(channels)")]
+        for ident, snap in (("a", None), ("b", "IN")):
+            row = {c: 0 for c in columns} | {
+                "id": ident, "org_id": "o", "slug": ident, "name": ident, "origin_url": "http://o/m.m3u8",
+                "mode": "auto", "status": "active", "interstitial_snap": snap, "version": 3,
+                "vast_url": None, "slate_id": None, "ad_pod_id": None, "ad_pod_base_url": None,
+                "interstitial_restrict": None, "scte35_auto_insert": 0,
+            }  # fmt: skip
+            db.execute(
+                f"INSERT INTO channels ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", list(row.values())
+            )
+    upgrade(url)
+    with sqlite3.connect(path) as db:
+        rows = db.execute(
+            "SELECT id, interstitial_snap, version, scte35_auto_insert FROM channels ORDER BY id"
+        ).fetchall()
+    assert rows == [("a", "OUT,IN", 4, 0), ("b", "IN", 3, 0)]

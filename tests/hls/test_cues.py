@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sidecar.hls import parse_media, snap_to_boundary, to_base64, to_hex
-from sidecar.hls.cues import cue_out_cont, cue_out_duration, pdt_key
+from sidecar.hls.cues import breaks_in_window, cue_out_cont, cue_out_duration, pdt_key
 from sidecar.hls.scte35 import Segmentation, encode_splice_insert, encode_time_signal
 
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
@@ -143,3 +143,56 @@ def test_payloads_in_playlists_never_print(capsys: pytest.CaptureFixture[str]) -
     assert [c.kind for c in pl.cues] == ["other", "other", "other", "cont", "in"]
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+# --- breaks under way: what a channel first played mid-break sees ------------------------------
+def _window(tags: dict[int, list[str]], trailer: list[str] | None = None, first: int = 10, n: int = 6) -> str:
+    lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:6", f"#EXT-X-MEDIA-SEQUENCE:{first}"]
+    for msn in range(first, first + n):
+        lines += tags.get(msn, [])
+        lines += [
+            f"#EXT-X-PROGRAM-DATE-TIME:{(TJ + timedelta(seconds=6 * msn)).isoformat()}",
+            "#EXTINF:6.000,",
+            f"{msn}.ts",
+        ]
+    return "\n".join(lines + (trailer or [])) + "\n"
+
+
+TJ = datetime(2026, 1, 1, tzinfo=UTC)
+_OUT7 = to_base64(encode_splice_insert(7, out=True, pts=1.0, duration=60.0))
+
+
+@pytest.mark.parametrize(
+    ("cont", "event"),
+    [
+        ("#EXT-X-CUE-OUT-CONT:ElapsedTime=12.000,Duration=60.000", "pdt:"),
+        ("#EXT-X-CUE-OUT-CONT:12/60", "pdt:"),
+        (f"#EXT-X-CUE-OUT-CONT:ElapsedTime=12,Duration=60,SCTE35={_OUT7}", "splice:7"),
+    ],
+)
+def test_a_break_joined_after_its_cue_out_slid_out_is_recognised(cont: str, event: str) -> None:
+    """Only continuation lines are left (Elemental long and short form, OATCLS continuation): the
+    break started at the first CONT's PDT minus its elapsed time, lasts its Duration."""
+    first_elapsed = 12
+    tags = {msn: [cont.replace("12", str(first_elapsed + 6 * (msn - 10)), 1)] for msn in range(10, 16)}
+    (signal,) = breaks_in_window(parse_media(_window(tags)))
+    assert signal.start == TJ + timedelta(seconds=6 * 10 - 12) and signal.duration == 60.0
+    assert not signal.out_seen and signal.end is None and signal.event_id.startswith(event)
+
+
+def test_a_daterange_behind_the_window_and_its_return() -> None:
+    out = '#EXT-X-DATERANGE:ID="x",START-DATE="2026-01-01T00:00:48.000Z",PLANNED-DURATION=30,SCTE35-OUT=0xFC30'
+    back = (
+        '#EXT-X-DATERANGE:ID="x",START-DATE="2026-01-01T00:00:48.000Z",'
+        'END-DATE="2026-01-01T00:01:18.000Z",SCTE35-IN=0xFC30'
+    )
+    (signal,) = breaks_in_window(parse_media(_window({10: [out]})))
+    assert signal.start == TJ + timedelta(seconds=48) and signal.duration == 30.0 and signal.end is None
+    (signal,) = breaks_in_window(parse_media(_window({10: [out], 13: [back]})))
+    assert signal.end == TJ + timedelta(seconds=78)
+
+
+def test_cue_out_and_cue_in_in_the_window_give_one_break_with_its_end() -> None:
+    text = _window({11: ["#EXT-X-CUE-OUT:12"], 12: ["#EXT-X-CUE-OUT-CONT:6/12"], 13: ["#EXT-X-CUE-IN"]})
+    (signal,) = breaks_in_window(parse_media(text))
+    assert signal.out_seen and signal.start == TJ + timedelta(seconds=66) and signal.end == TJ + timedelta(seconds=78)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sidecar.hls import PlaylistError, parse_attributes, parse_master, parse_media, parse_pdt, render_media
+from sidecar.hls.parse import cut_to_complete
 
 HEAD = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:10\n"
 MASTER = """#EXTM3U
@@ -233,3 +234,40 @@ def test_parse_attributes() -> None:
     }
     assert next(iter(attrs)) == "ID"
     assert parse_attributes("") == {}
+
+
+# --- truncated origin playlists -----------------------------------------------------------------
+_LIVE = (
+    "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:10\n"
+    "#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000Z\n#EXTINF:2.000,\na/10.ts\n"
+    '#EXT-X-DATERANGE:ID="d",START-DATE="2026-01-01T00:00:04.000Z",PLANNED-DURATION=8,SCTE35-OUT=0xFC30\n'
+    "#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:02.000Z\n#EXTINF:2.000,\na/11.ts\n"
+    "#EXT-X-CUE-IN\n"
+)
+
+
+def test_a_complete_playlist_is_not_cut() -> None:
+    assert cut_to_complete(_LIVE) == (_LIVE, False)
+
+
+@pytest.mark.parametrize("end", range(len(_LIVE) - 60, len(_LIVE)))
+def test_a_playlist_cut_anywhere_is_served_up_to_its_last_complete_segment(end: int) -> None:
+    """Cut at every position of its last lines: never a cut URI, never an unterminated attribute,
+    never the timing tags (EXTINF, PDT) of a segment whose URI did not arrive; complete tags that
+    can stand after the last segment (a live-edge CUE-IN, a DATERANGE announced ahead) are kept."""
+    text, cut = cut_to_complete(_LIVE[:end])
+    # A cut right after a segment's line end is indistinguishable from a complete playlist.
+    assert text.endswith("\n") and _LIVE.startswith(text) and (cut or text == _LIVE[:end])
+    pl = parse_media(text)
+    assert [s.uri for s in pl.segments] in (["a/10.ts"], ["a/10.ts", "a/11.ts"])
+    assert all(t in _LIVE.splitlines() for t in pl.trailer_tags), "only whole lines"
+    assert not [t for t in pl.trailer_tags if t.startswith(("#EXTINF", "#EXT-X-PROGRAM-DATE-TIME"))]
+
+
+def test_a_cut_endlist_and_a_cut_first_segment() -> None:
+    vod = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\na.ts\n#EXT-X-ENDLIST"
+    assert cut_to_complete(vod) == (vod + "\n", False), "a last line without newline that is whole"
+    text, cut = cut_to_complete("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\na")
+    assert cut and text == "#EXTM3U\n#EXT-X-TARGETDURATION:2\n"
+    with pytest.raises(PlaylistError, match="no-segments"):
+        parse_media(text)

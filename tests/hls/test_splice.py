@@ -20,6 +20,7 @@ import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +28,13 @@ from sidecar.hls.model import MediaPlaylist, Segment
 from sidecar.hls.parse import parse_media
 from sidecar.hls.splice import BreakPlan, Observation, PlanItem, render_sgai, render_ssai
 from sidecar.hls.write import render_media
-from sidecar.probe.invariants import History, check_reload  # re-exported: tests/web use them from here
+from sidecar.probe.invariants import (  # History and check_reload: tests/web use them from here
+    DateRanges,
+    History,
+    InvariantViolation,
+    check_dateranges,
+    check_reload,
+)
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 BANDWIDTHS = (800_000, 1_600_000)
@@ -97,6 +104,7 @@ breaks_strategy = st.lists(
         st.floats(min_value=0.0, max_value=0.99),  # misalignment within a segment
         st.integers(min_value=6, max_value=60),  # planned duration
         st.lists(st.sampled_from([2.0, 4.0, 6.0, 10.0]), min_size=0, max_size=6),  # ad segment durations
+        st.booleans(),  # back to back: starts on the segment where the previous break returns
     ),
     min_size=1,
     max_size=3,
@@ -123,8 +131,13 @@ def test_reloads_keep_every_hls_invariant(
     horizon = sum(steps) + size * d
     plans: list[BreakPlan] = []
     cursor = size * d
-    for i, (where, misalign, duration, ads) in enumerate(specs):
+    for i, (where, misalign, duration, ads, back_to_back) in enumerate(specs):
         start = max(cursor, size * d + where * (horizon - size * d)) + misalign * d
+        if back_to_back and plans:
+            # The first segment boundary at or after the previous break's end: where it resumes.
+            previous = plans[-1]
+            end = (previous.start - EPOCH).total_seconds() + previous.duration
+            start = math.ceil((end - 0.25) / d) * d
         plans.append(
             BreakPlan(
                 id=f"b{i}",
@@ -198,22 +211,53 @@ def test_sgai_adds_one_stable_interstitial_per_break() -> None:
         snap="OUT,IN",
     )
     texts = []
-    for t in (50.5, 58.5, 62.5, 80.5):
+    seen = DateRanges()
+    for t in (50.5, 58.5, 62.5, 80.5, 96.5, 100.5):
         pl = render_sgai(origin_window(t, 4.0, 6), [plan])
+        check_dateranges(seen, pl)
         text = render_media(pl)
         assert text.count('CLASS="com.apple.hls.interstitial"') == 1
         tag = next(line for line in text.splitlines() if "interstitial" in line)
         texts.append(tag)
         assert [s.msn for s in pl.segments] == [s.msn for s in origin_window(t, 4.0, 6).segments]
-    assert len(set(texts)) == 1, "the same DATERANGE on every reload"
+    # While the break runs its end is not known: the same tag on every reload, without DURATION.
+    assert len(set(texts[:4])) == 1, "the same DATERANGE on every reload"
     assert 'ID="brk_1"' in texts[0] and 'START-DATE="2026-01-01T00:01:00.000Z"' in texts[0]
-    assert "X-RESUME-OFFSET=30.000" in texts[0] and 'X-ASSET-LIST="assets.json?break=brk_1"' in texts[0]
+    assert "PLANNED-DURATION=30.000" in texts[0] and 'X-ASSET-LIST="assets.json?break=brk_1"' in texts[0]
+    assert ",DURATION=" not in texts[0] and "X-PLAYOUT-LIMIT" not in texts[0] and "X-RESUME-OFFSET" not in texts[0]
+    # Once content after it is published, the same ID gains DURATION and X-PLAYOUT-LIMIT: up to
+    # the segment boundary where content resumes (92 s: the segment at 88 s is still in the break).
+    assert texts[4] == texts[0] + ",DURATION=32.000,X-PLAYOUT-LIMIT=32.000" == texts[5]
     # Ahead of the live edge it sits after the last segment, so players see it in advance.
     early = render_media(render_sgai(origin_window(50.5, 4.0, 6), [plan]))
     assert early.rstrip().splitlines()[-1].startswith("#EXT-X-DATERANGE")
     # Once the whole break is behind the window it is gone.
     late = render_media(render_sgai(origin_window(130.5, 4.0, 6), [plan]))
     assert "interstitial" not in late
+
+
+def test_an_early_return_adds_the_actual_duration_and_changes_nothing_announced() -> None:
+    """CUE-OUT:30, then CUE-IN 18 s in (the actor shortens the break): the interstitial keeps
+    PLANNED-DURATION=30 and gains DURATION and X-PLAYOUT-LIMIT up to where content resumes (the
+    boundary at 80 s, 20 s in), never a changed value."""
+    plan = BreakPlan(
+        id="brk_1", start=EPOCH + timedelta(seconds=60), duration=30.0, planned=30.0, asset_list="a.json?break=brk_1"
+    )
+    seen = DateRanges()
+    tags = []
+    for t in (50.5, 62.5, 74.5, 78.5, 84.5, 90.5):
+        if t > 78:
+            plan = replace(plan, duration=18.0)  # the CUE-IN came 18 s in
+        pl = render_sgai(origin_window(t, 4.0, 6), [plan])
+        check_dateranges(seen, pl)
+        tags.append(next(line for line in render_media(pl).splitlines() if "interstitial" in line))
+    assert all("PLANNED-DURATION=30.000" in tag for tag in tags)
+    # Known once content at or after the return is published (the segment at 80 s, at 84 s).
+    assert [("X-PLAYOUT-LIMIT=20.000" in tag) for tag in tags] == [False] * 4 + [True] * 2
+    # A tag that changed a value is caught by the checker.
+    changed = replace(plan, planned=18.0)
+    with pytest.raises(InvariantViolation, match="PLANNED-DURATION"):
+        check_dateranges(seen, render_sgai(origin_window(90.5, 4.0, 6), [changed]))
 
 
 def test_overlapping_plans_never_break_the_playlist() -> None:

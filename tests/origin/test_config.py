@@ -26,8 +26,8 @@ def test_rendition_tuples_are_normalised() -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"segment_duration": 1.0}, "between 2 and 6"),
-        ({"segment_duration": 7.0}, "between 2 and 6"),
+        ({"segment_duration": 0.5}, "between 1 and 10"),
+        ({"segment_duration": 11.0}, "between 1 and 10"),
         ({"segment_duration": 4.01}, "whole number of frames"),
         ({"window": 2}, "at least 3"),
         ({"cue_flavour": "scte35"}, "cue_flavour"),

@@ -22,7 +22,7 @@ from sidecar.hls.parse import parse_media
 from sidecar.origin import OriginConfig, build_origin_app
 from sidecar.telemetry import catalogue as m
 from tests.conftest import Stack, Tenant, make_tenant, start_stack
-from tests.hls.test_splice import History, check_reload
+from tests.hls.test_splice import DateRanges, History, check_dateranges, check_reload
 from tests.web.test_admin_api import problem
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -175,9 +175,15 @@ async def test_master_comes_through_us_with_every_attribute(setup: Setup) -> Non
 
 async def test_unknown_channel_and_variant_are_404_problems(setup: Setup) -> None:
     await setup.channel()
-    await problem(await setup.get("nope/master.m3u8"), 404)
-    await problem(await setup.get("sports1/9000k.m3u8"), 404)
-    await problem(await setup.stack.viewer.get("/no-org/sports1/800k.m3u8"), 404)
+    for resp in (
+        await setup.get("nope/master.m3u8"),
+        await setup.get("sports1/9000k.m3u8"),
+        await setup.stack.viewer.get("/no-org/sports1/800k.m3u8"),
+        await setup.stack.viewer.get("/nothing/here"),
+        await setup.get("sports1/ad/brk_nope/0/800000.m3u8"),
+    ):
+        assert resp.headers.get("Access-Control-Allow-Origin") == "*", resp.url
+        await problem(resp, 404)
 
 
 async def test_paused_channel_passes_content_through(setup: Setup) -> None:
@@ -213,7 +219,10 @@ async def test_origin_failures_are_named_problems(setup: Setup, mode: str, statu
     assert resp.status == 201
     labels = {"org": setup.tenant.org_slug, "channel": "broken", "reason": reason}
     before = m.registry.get_sample_value("ssai_origin_errors_total", labels) or 0
-    body = await problem(await setup.get("broken/master.m3u8"), status)
+    resp = await setup.get("broken/master.m3u8")
+    # A web player on another page sees the problem, not status 0: errors carry CORS too.
+    assert resp.headers.get("Access-Control-Allow-Origin") == "*"
+    body = await problem(resp, status)
     assert body["type"] == f"urn:sidecar:problem:{kind}" and body["cause"] == reason
     assert m.registry.get_sample_value("ssai_origin_errors_total", labels) == before + 1
 
@@ -275,19 +284,26 @@ async def test_scte35_breaks_are_stitched_with_valid_hls_on_every_reload(setup: 
 @pytest.mark.parametrize("stream", ["cueout", "daterange", "oatcls", "timesignal"])
 async def test_sgai_interstitial_is_stable_and_ahead(setup: Setup, stream: str) -> None:
     await setup.channel(slug=stream, stream=stream, interstitialRestrict="SKIP,JUMP", interstitialSnap="OUT,IN")
-    tags = set()
+    tags: list[str] = []
+    seen = DateRanges()
     for _, text in await walk(setup, stream, "sgai", BREAK_AT - 30, BREAK_AT + 40, step=2.0):
+        check_dateranges(seen, parse_media(text))  # no attribute of an ID ever changes
         found = [line for line in text.splitlines() if 'CLASS="com.apple.hls.interstitial"' in line]
         assert len(found) <= 1, "the ad is never scheduled twice"
-        tags.update(found)
-    assert len(tags) == 1, tags
-    tag = tags.pop()
-    assert 'X-RESTRICT="SKIP,JUMP"' in tag and 'X-SNAP="OUT,IN"' in tag and "X-RESUME-OFFSET=" in tag
+        tags += [t for t in found if t not in tags]
+    # Announced once; the same ID gains the actual DURATION and X-PLAYOUT-LIMIT once content after
+    # the break is published (the origin returns 32 s in: breaks end on 4 s segment boundaries).
+    assert len(tags) == 2 and tags[1] == tags[0] + ",DURATION=32.000,X-PLAYOUT-LIMIT=32.000", tags
+    tag = tags[0]
+    assert 'X-RESTRICT="SKIP,JUMP"' in tag and 'X-SNAP="OUT,IN"' in tag and "PLANNED-DURATION=30.000" in tag
     break_id = re.search(r'ID="([^"]+)"', tag).group(1)  # type: ignore[union-attr]
     assets = await setup.get(f"{stream}/assets.json?break={break_id}")
     body = await assets.json()
     assert body["ASSETS"][0]["DURATION"] == 30.0
-    ad = await setup.stack.viewer.get(body["ASSETS"][0]["URI"])
+    # Host-qualified (players resolve asset URIs against their page), keeping the player's scheme.
+    uri = body["ASSETS"][0]["URI"]
+    assert uri.startswith(f"//127.0.0.1:{setup.stack.viewer.port}/{setup.tenant.org_slug}/{stream}/ad/"), uri
+    ad = await setup.stack.viewer.session.get("http:" + uri)
     text = await ad.text()
     assert "#EXT-X-STREAM-INF:BANDWIDTH=800000" in text and "/ads/pod-a/800k.m3u8" in text
     await problem(await setup.get(f"{stream}/assets.json"), 400)
@@ -356,14 +372,25 @@ async def test_scheduled_breaks_need_no_cue(setup: Setup) -> None:
     assert history.by_msn[first_ad][2].timestamp() == BREAK_AT  # type: ignore[union-attr]
 
 
-async def test_a_cue_deep_in_the_window_is_history_not_a_break(setup: Setup) -> None:
-    """A CUE-OUT that is already several segments old (sidecar just started) must not turn content
-    that viewers may have seen into ads."""
-    await setup.channel(slug="cueout", stream="cueout")
+@pytest.mark.parametrize("stream", ["cueout", "daterange", "oatcls"])
+async def test_a_break_under_way_is_joined_at_the_fresh_edge_never_in_history(setup: Setup, stream: str) -> None:
+    """The channel is first played 17 s into a 30 s break (sidecar just started, or the viewer is
+    the first): the CUE-OUT is history, so content viewers may already have had stays content, but
+    the rest of the break is still a break. It is joined at the first segment no more than two
+    segments behind the live edge, and lasts to the signalled end."""
+    await setup.channel(slug=stream, stream=stream)
     setup.clock.now = BREAK_AT + 17
-    resp = await setup.get("cueout/800k.m3u8?mode=ssai")
-    assert resp.headers["X-Ad-Mode"] == "passthrough"
-    assert "/ads/" not in await resp.text()
+    resp = await setup.get(f"{stream}/800k.m3u8?mode=ssai")
+    assert resp.headers["X-Ad-Mode"] == "ssai"
+    pl = parse_media(await resp.text())
+    history = [s for s in pl.segments if s.pdt is not None and s.pdt.timestamp() < BREAK_AT + 4]
+    assert history and all("/live/" in s.uri for s in history), "segments deep in the window stay content"
+    first_ad = next(s for s in pl.segments if "/ads/" in s.uri)
+    assert first_ad.pdt is not None and first_ad.pdt.timestamp() == BREAK_AT + 4
+    brk = (await (await setup.stack.admin.get(f"/admin/channels/{stream}/break", headers=setup.tenant.auth)).json())[
+        "break"
+    ]
+    assert (brk["startPdt"], brk["durationSeconds"]) == (BREAK_AT + 4, 26.0)
 
 
 async def test_two_streams_with_identical_playlists_keep_their_own_segments(setup: Setup) -> None:
@@ -378,3 +405,15 @@ async def test_two_streams_with_identical_playlists_keep_their_own_segments(setu
     b = await (await setup.get("two/800k.m3u8")).text()
     assert "/live/x1/" in a and "/live/x2/" not in a
     assert "/live/x2/" in b and "/live/x1/" not in b
+
+
+async def test_asset_lists_name_the_configured_public_url(sqlite_url: str) -> None:
+    """Behind a proxy, ``public_url`` is where viewers reach the service: asset URIs use it."""
+    async for s in _setup(database_url=sqlite_url, origin_cache_seconds=0, public_url="https://ssai.example.com/"):
+        await s.channel(slug="cueout", stream="cueout")
+        brk = None
+        for _, text in await walk(s, "cueout", "sgai", BREAK_AT - 4, BREAK_AT + 4, step=4.0):
+            brk = brk or re.search(r'ID="(brk_[0-9a-f]+)"', text)
+        assert brk is not None
+        body = await (await s.get(f"cueout/assets.json?break={brk.group(1)}")).json()
+        assert body["ASSETS"][0]["URI"].startswith(f"https://ssai.example.com/{s.tenant.org_slug}/cueout/ad/")
