@@ -335,7 +335,12 @@ async def run() -> AsyncIterator[Run]:
 @pytest.mark.parametrize("check", CHECKS)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-async def test_scenario(run: Run, scenario: str, mode: str, check: str) -> None:
+async def test_scenario(run: Run, scenario: str, mode: str, check: str, request: pytest.FixtureRequest) -> None:
+    if (scenario, check) == ("flaky", "errors"):
+        # Strict: this flips to a failure the moment stale-if-error makes it pass; remove it then.
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "stale-if-error (the channel actor serving its last good window while the origin fails) "
+            "lands with issue 12; until then an origin 503 is a viewer 502")))
     checker = run.scenarios[scenario].checkers[mode]
     assert checker.attempts >= 100, f"only {checker.attempts} reloads of the two variants"
     assert checker.reloads > 0, "not one good reload"
