@@ -1,4 +1,5 @@
-"""Write the committed rule files and Alertmanager config: ``python -m alerts.build [--check]``.
+"""Write the committed rule files, Alertmanager config and offset-scrape promtool tests:
+``python -m alerts.build [--check]``.
 
 ``--check`` writes nothing and exits 1 when a committed file differs from what the code builds
 (what CI and tests/observability run), so YAML can never drift from ``sidecar.telemetry.slo``.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from alerts import alertmanager, service_rules, slo_rules
+from alerts import alertmanager, offset, offset_scenarios, service_rules, slo_rules
 from alerts.model import Alert, Group, rules_file
 from sidecar.telemetry import generated
 
@@ -17,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 RECORDING_FILE = HERE / "sidecar-rules.yml"
 ALERTING_FILE = HERE / "sidecar-alerts.yml"
 ALERTMANAGER_FILE = HERE / "alertmanager.yml"
+TESTS_DIR = HERE / "tests"
 
 
 def recording_groups() -> list[Group]:
@@ -37,6 +39,8 @@ def outputs() -> dict[Path, str]:
         RECORDING_FILE: rules_file(recording_groups()),
         ALERTING_FILE: rules_file(alerting_groups()),
         ALERTMANAGER_FILE: alertmanager.render(),
+        # promtool tests with real scrape timing, rendered from timelines (alerts/offset.py)
+        **{TESTS_DIR / f.name: offset.render(f, all_alerts()) for f in offset_scenarios.FILES},
     }
 
 

@@ -124,8 +124,8 @@ def seed_alerts() -> tuple[Alert, ...]:
         ),
         Alert(
             "SidecarStatePersistFailures",
-            f'sum by (job) (increase(ssai_state_persist_total{{{SVC},result="failed"}}[15m]))'
-            f" > {num(slo.STATE_PERSIST_FAILURES_MAX)}",
+            count_over(f'sum by (job) (increase(ssai_state_persist_total{{{SVC},result="failed"}}[15m]))')
+            + f" > {num(slo.STATE_PERSIST_FAILURES_MAX)}",
             "5m",
             "warning",
             "Durable ad-state writes are failing.",
@@ -149,8 +149,10 @@ def config_alerts() -> tuple[Alert, ...]:
         ),
         Alert(
             "SidecarConfigInvalidationErrors",
-            f'sum by (job, scope) (increase(ssai_config_invalidations_total{{{SVC},result="error"}}[15m]))'
-            f" > {num(slo.CONFIG_INVALIDATION_ERRORS_MAX)}",
+            count_over(
+                f'sum by (job, scope) (increase(ssai_config_invalidations_total{{{SVC},result="error"}}[15m]))'
+            )
+            + f" > {num(slo.CONFIG_INVALIDATION_ERRORS_MAX)}",
             "5m",
             "warning",
             "Config cache invalidations are failing.",
@@ -184,7 +186,8 @@ def delivery_alerts() -> tuple[Alert, ...]:
         ),
         Alert(
             "SidecarPlaylistValidationFailures",
-            f"sum by (job, rule) (increase(ssai_playlist_validation_failures_total{{{SVC}}}[15m])) > 0",
+            count_over(f"sum by (job, rule) (increase(ssai_playlist_validation_failures_total{{{SVC}}}[15m]))")
+            + " > 0",
             "5m",
             "warning",
             "Rendered playlists break an HLS rule.",
@@ -193,7 +196,10 @@ def delivery_alerts() -> tuple[Alert, ...]:
         ),
         Alert(
             "SidecarProbeManifestInvalid",
-            f"sum by (job, channel, reason) (increase(ssai_probe_manifest_failures_total{{{PROBE}}}[15m])) > 0",
+            count_over(
+                f"sum by (job, channel, reason) (increase(ssai_probe_manifest_failures_total{{{PROBE}}}[15m]))"
+            )
+            + " > 0",
             "5m",
             "warning",
             "The probe received invalid manifests.",
