@@ -7,10 +7,13 @@ short and ``for:`` durations are shortened (thresholds stay as shipped), so aler
 seconds rather than minutes.
 
 (a) Every PromQL expression of every dashboard panel and every rule parses on the live
-Prometheus and returns data (for an alert, its expression without the threshold comparison).
-(b) A healthy run pages nobody; injected churn (workers SIGKILLed under traffic) and a slow
-config propagation (a target that never hears about invalidations) reach the webhook as
-SidecarActorChurnHigh and SidecarConfigUpdateLatencyHigh with the right labels and receivers.
+Prometheus and returns data (for an alert, its expression without the threshold comparison),
+and no dashboard variable offers a pseudo-value.
+(b) A healthy run pages nobody. Then worker 0 is SIGKILLed three times within a minute under
+traffic: Prometheus' increase of the churn counter equals the churns the service logged
+(ADR 0010: the counts come from the durable ledger, so they survive the kills), and the churn
+and crash-loop alerts reach the webhook, as does a slow config propagation (a target that never
+hears about invalidations) as SidecarConfigUpdateLatencyHigh.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from tests.observability.exprs import RULE_FILES, dashboard_exprs, rule_exprs
 
 pytestmark = pytest.mark.slow
 FOR = "2s"  # every rule's `for:` in this test (thresholds are untouched)
+KILLS = 3  # SIGKILLs of worker 0, KILL_EVERY seconds apart: within one minute
+KILL_EVERY = 14.0
 
 
 @dataclass
@@ -69,6 +74,34 @@ class Stack:
     async def query(self, http: aiohttp.ClientSession, expr: str) -> dict[str, Any]:
         async with http.get(f"{self.prometheus}/api/v1/query", params={"query": expr}) as resp:
             return dict(await resp.json())
+
+    async def by_channel(self, http: aiohttp.ClientSession, expr: str) -> dict[tuple[str, str], float]:
+        result = (await self.query(http, expr))["data"]["result"]
+        return {(r["metric"]["org"], r["metric"]["channel"]): float(r["value"][1]) for r in result}
+
+    def logged(self, event: str) -> list[dict[str, Any]]:
+        """The service's JSON log events of one kind (both workers and their successors)."""
+        out = []
+        for line in (self.tmp / "service.log").read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if record.get("event") == event:
+                    out.append(record)
+        return out
+
+    def worker_pid(self, index: int) -> int:
+        """The live worker process with SIDECAR_WORKER_INDEX=index (the supervisor's child)."""
+        children = subprocess.run(
+            ["pgrep", "-P", str(self.procs["service"].pid)], capture_output=True, text=True
+        ).stdout.split()
+        for pid in children:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            if f"SIDECAR_WORKER_INDEX={index}".encode() in environ:
+                return int(pid)
+        raise AssertionError(f"no worker {index} among {children}")
 
 
 def _spawn(
@@ -336,35 +369,77 @@ async def test_prometheus_alertmanager_end_to_end(stack: Stack) -> None:
         assert failed == []
         assert empty == [], "\n".join(empty)
 
+        # (a') dashboard variables offer real orgs and channels only.
+        for expr in dashboard_exprs():
+            if ": variable " in expr.where:
+                label = expr.where.rsplit(" ", 1)[-1]
+                values = {r["metric"].get(label, "") for r in (await stack.query(http, expr.promql))["data"]["result"]}
+                assert "UNKNOWN" not in values and "" not in values, f"{expr.where}: {values}"
+                if label == "org":
+                    assert stack.org in values
+
         # (b1) a healthy run pages nobody.
         paged = [a for a in stack.hooks.alerts if a["receiver"] == "pager"]
         assert paged == [], json.dumps(paged, indent=1)[:4000]
 
-        # (b2) inject churn: kill each worker twice with SIGKILL while viewers keep its actor busy.
-        for _ in range(2):
-            for port in stack.worker_metrics:
-                async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
-                    assert resp.status == 200
-            workers = subprocess.run(
-                ["pgrep", "-P", str(stack.procs["service"].pid)], capture_output=True, text=True
-            ).stdout.split()
-            assert len(workers) == 2, workers
-            for pid in workers:
-                os.kill(int(pid), signal.SIGKILL)  # the supervisor starts them again
-            await traffic(stack, http, 6)
+        # (b2) SIGKILL worker 0 three times within a minute while viewers keep its actors busy.
+        killed_at = []
+        for _ in range(KILLS):
+            started = time.monotonic()
+            os.kill(stack.worker_pid(0), signal.SIGKILL)  # the supervisor starts it again
+            killed_at.append(started)
+            await traffic(stack, http, KILL_EVERY - (time.monotonic() - started))
+        assert killed_at[-1] - killed_at[0] < 60
 
-        deadline = time.monotonic() + 90
+        # Every churn the service logged is in Prometheus' increase over the alert window (and the
+        # recorded whole number the alert reads), every crash restart in the process starts.
+        churns = 'sum by (org, channel) (increase(ssai_actor_churn_total{job="sidecar"}[1h]))'
+        crashes = 'sum by (job) (increase(ssai_process_starts_total{job="sidecar",reason="crash"}[1h]))'
+
+        async def measured() -> tuple[dict[tuple[str, str], float], ...]:
+            logged: dict[tuple[str, str], float] = {}
+            for record in stack.logged("instance_churn"):
+                key = (record["org"], record["channel"])
+                logged[key] = logged.get(key, 0) + 1
+            seen = {k: v for k, v in (await stack.by_channel(http, churns)).items() if v > 0}
+            recorded = await stack.by_channel(http, "org_channel:ssai_actor_churn:increase1h > 0")
+            result = (await stack.query(http, crashes))["data"]["result"]
+            restarts = {("crash", "starts"): float(result[0]["value"][1]) if result else 0.0}
+            return logged, seen, recorded, restarts
+
+        def agree(logged: dict[Any, float], seen: dict[Any, float]) -> bool:
+            return set(seen) == set(logged) and all(abs(seen[k] - logged[k]) <= 0.1 for k in logged)
+
+        deadline = time.monotonic() + 30
+        while True:
+            logged, seen, recorded, restarts = await measured()
+            kills = {("crash", "starts"): float(len(stack.logged("process_crash_detected")))}
+            if (agree(logged, seen) and recorded == logged and agree(kills, restarts)) or time.monotonic() > deadline:
+                break
+            await traffic(stack, http, 1)
+        print(f"churns logged {logged}; Prometheus increase {seen}; recorded {recorded}; crash restarts {restarts}")
+        assert logged.get((stack.org, "sports1"), 0) >= KILLS, logged  # one churn per kill at least
+        assert agree(logged, seen), (seen, logged)
+        assert recorded == logged, "the alert reads the whole number"
+        assert kills == {("crash", "starts"): KILLS} and agree(kills, restarts), (kills, restarts)
+
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             churn = stack.hooks.firing("SidecarActorChurnHigh")
+            looping = stack.hooks.firing("SidecarProcessCrashLooping")
             slow = stack.hooks.firing("SidecarConfigUpdateLatencyHigh")
-            if churn and any(a["labels"].get("target") == "slow" for a in slow):
+            if churn and looping and any(a["labels"].get("target") == "slow" for a in slow):
                 break
             await traffic(stack, http, 2)
         churn = stack.hooks.firing("SidecarActorChurnHigh")
         assert churn, json.dumps(stack.hooks.alerts, indent=1)[:3000]
-        assert "sports1" in {a["labels"]["channel"] for a in churn}  # (and the probe's canary, also killed)
+        assert (stack.org, "sports1") in {(a["labels"]["org"], a["labels"]["channel"]) for a in churn}
         assert all(a["labels"]["severity"] == "warning" and a["receiver"] == "ticket" for a in churn)
         assert churn[0]["annotations"]["runbook_url"].endswith("#sidecaractorchurnhigh")
+        looping = stack.hooks.firing("SidecarProcessCrashLooping")
+        assert looping, json.dumps(stack.hooks.alerts, indent=1)[:3000]
+        assert {a["labels"]["instance"] for a in looping} == {f"127.0.0.1:{stack.worker_metrics[0]}"}
+        assert all(a["receiver"] == "ticket" for a in looping)
         slow = [a for a in stack.hooks.firing("SidecarConfigUpdateLatencyHigh") if a["labels"].get("target") == "slow"]
         assert slow, json.dumps(stack.hooks.alerts, indent=1)[:3000]
         assert not [
