@@ -19,21 +19,20 @@ UID = "sidecar-overview"
 PER_HOUR = "suffix:/h"
 
 
-def _kpis(board: Board) -> None:
-    board.row("Seed KPIs")
-    prop = f"ssai_config_propagation_seconds_bucket{{{SVC}}}"
+def _update_latency(board: Board, title: str, description: str, buckets: str, by: str, legend: str) -> None:
+    """p50 and p99 of a config update latency histogram, with the KPI and alert lines."""
+    group = f"{by}, le" if by else "le"
     board.timeseries(
-        "Config update latency (every process)",
-        "Time from a committed admin config write to each service process having dropped its cached copy "
-        "(ssai_config_propagation_seconds, measured by every process that hears the invalidation), per org. "
-        f"KPI: < {slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS:g} s (yellow line); SidecarConfigPropagationSlow when p99 > "
-        f"{slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX:g} s (red line) with more than one slow change.",
+        title,
+        f"{description} KPI: < {slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS:g} s (yellow line); the alert's threshold is "
+        f"p99 > {slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX:g} s (red line) with more than one slow change.",
         units.Seconds,
         [
-            Q(f"histogram_quantile(0.5, sum by (org, le) (rate({prop}[{RATE}])))", "p50 {{org}}"),
+            Q(f"histogram_quantile(0.5, sum by ({group}) (rate({buckets}[{RATE}])))", f"p50{legend}"),
             Q(
-                f"histogram_quantile({slo.CONFIG_UPDATE_LATENCY_QUANTILE:g}, sum by (org, le) (rate({prop}[{RATE}])))",
-                "p99 {{org}}",
+                f"histogram_quantile({slo.CONFIG_UPDATE_LATENCY_QUANTILE:g}, sum by ({group}) "
+                f"(rate({buckets}[{RATE}])))",
+                f"p99{legend}",
             ),
         ],
         thresholds=above(
@@ -41,24 +40,28 @@ def _kpis(board: Board) -> None:
         ),
         min_val=0,
     )
-    probe = f"ssai_probe_config_propagation_seconds_bucket{{{PROBE}}}"
-    board.timeseries(
+
+
+def _kpis(board: Board) -> None:
+    board.row("Seed KPIs")
+    _update_latency(
+        board,
+        "Config update latency (every process)",
+        "Time from a committed admin config write to each service process having dropped its cached copy "
+        "(ssai_config_propagation_seconds, measured by every process that hears the invalidation), per org; "
+        "alert SidecarConfigPropagationSlow.",
+        f"ssai_config_propagation_seconds_bucket{{{SVC}}}",
+        "org",
+        " {{org}}",
+    )
+    _update_latency(
+        board,
         "Config update latency (probe)",
         "Time from an admin config change to every manifest endpoint showing it, measured end to end by "
-        f"`sidecar probe` (the black-box check). KPI: < {slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS:g} s (yellow line); "
-        f"alert SidecarConfigUpdateLatencyHigh when p99 > {slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX:g} s (red line).",
-        units.Seconds,
-        [
-            Q(f"histogram_quantile(0.5, sum by (le) (rate({probe}[{RATE}])))", "p50"),
-            Q(
-                f"histogram_quantile({slo.CONFIG_UPDATE_LATENCY_QUANTILE:g}, sum by (le) (rate({probe}[{RATE}])))",
-                "p99",
-            ),
-        ],
-        thresholds=above(
-            (slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS, YELLOW), (slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX, "red")
-        ),
-        min_val=0,
+        "`sidecar probe` (the black-box check); alert SidecarConfigUpdateLatencyHigh.",
+        f"ssai_probe_config_propagation_seconds_bucket{{{PROBE}}}",
+        "",
+        "",
     )
     budget = CONFIG_PROPAGATION.slo.error_budget
     fastest = slo.BURN_WINDOWS[0]
