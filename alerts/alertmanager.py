@@ -44,7 +44,9 @@ def config(
     return {
         "route": {
             "receiver": DEFAULT_RECEIVER,
-            "group_by": ["alertname", "channel"],
+            # org too: two organisations may both have a channel called "sports1", and the org-level
+            # alerts (config propagation) must not be batched across organisations.
+            "group_by": ["alertname", "org", "channel"],
             "group_wait": group_wait,
             "group_interval": group_interval,
             "repeat_interval": repeat_interval,

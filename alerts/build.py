@@ -1,4 +1,5 @@
-"""Write the committed rule files and Alertmanager config: ``python -m alerts.build [--check]``.
+"""Write the committed rule files, Alertmanager config and offset-scrape promtool tests:
+``python -m alerts.build [--check]``.
 
 ``--check`` writes nothing and exits 1 when a committed file differs from what the code builds
 (what CI and tests/observability run), so YAML can never drift from ``sidecar.telemetry.slo``.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from alerts import alertmanager, kubernetes, service_rules, slo_rules
+from alerts import alertmanager, kubernetes, offset, offset_scenarios, service_rules, slo_rules
 from alerts.model import Alert, Group, rules_file
 from sidecar.telemetry import generated
 
@@ -18,6 +19,7 @@ RECORDING_FILE = HERE / "sidecar-rules.yml"
 ALERTING_FILE = HERE / "sidecar-alerts.yml"
 ALERTMANAGER_FILE = HERE / "alertmanager.yml"
 PROMETHEUS_RULE_FILE = HERE.parent / "deploy" / "kubernetes" / "prometheusrule.yaml"
+TESTS_DIR = HERE / "tests"
 
 
 def recording_groups() -> list[Group]:
@@ -39,6 +41,8 @@ def outputs() -> dict[Path, str]:
         ALERTING_FILE: rules_file(alerting_groups()),
         ALERTMANAGER_FILE: alertmanager.render(),
         PROMETHEUS_RULE_FILE: kubernetes.prometheus_rule(recording_groups() + alerting_groups()),
+        # promtool tests with real scrape timing, rendered from timelines (alerts/offset.py)
+        **{TESTS_DIR / f.name: offset.render(f, all_alerts()) for f in offset_scenarios.FILES},
     }
 
 

@@ -8,10 +8,12 @@ templated description) run when the rule is built rather than in review.
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from prometheus_client.utils import floatToGoString
 
 from sidecar.telemetry import slo
 
@@ -33,6 +35,32 @@ def runbook_url(alertname: str) -> str:
 def num(value: float) -> str:
     """A threshold as PromQL text: ``0.8``, ``1``, ``0.0144`` (no float noise like 0.80000001)."""
     return f"{value:g}"
+
+
+def le(bound: float) -> str:
+    """A bucket bound as prometheus_client writes it in ``le`` (``2.0``): Prometheus 2.x compares
+    label values as text, so ``le="2"`` would match nothing."""
+    text: str = floatToGoString(bound)  # type: ignore[no-untyped-call]
+    return text
+
+
+def count_over(expr: str) -> str:
+    """A whole-number count of events from an ``increase()`` expression. increase() extrapolates
+    to the window's edges (one event reads 1.004 with a 15 s scrape), so a count threshold
+    ``> N`` on the raw value would fire at exactly N; rounded, it means N + 1 events."""
+    return f"round(\n{textwrap.indent(expr, '  ')}\n)" if "\n" in expr else f"round({expr})"
+
+
+def slower_than(metric: str, selector: str, bound: float, by: str, window: str) -> str:
+    """How many observations of histogram ``metric`` were slower than ``bound`` in ``window``: per
+    ``by`` and scrape target, then the largest (one process's view), as a whole number."""
+    return count_over(
+        f"max by ({by}) (\n"
+        f'  increase({metric}_bucket{{{selector},le="+Inf"}}[{window}])\n'
+        f"  - ignoring (le)\n"
+        f'  increase({metric}_bucket{{{selector},le="{le(bound)}"}}[{window}])\n'
+        f")"
+    )
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,15 @@ Alertmanager can group and inhibit per channel; instance-level alerts keep ``job
 ``instance`` so a down target can inhibit them; "should stay zero" counters use
 ``increase(...[15m]) > 0`` with ``for: 5m`` (one event files a ticket, and it resolves by
 itself 15 minutes later); gauges use ``max_over_time`` so one missed scrape does not reset
-``for:``.
+``for:``. Count thresholds ("more than N in the window") compare ``round(increase(...))``:
+increase() extrapolates to the window's edges, so exactly N events would read a little over N
+(see ``alerts.model.count_over``). Latency alerts on a quantile also need more than one slow
+event, so one outlier does not page or file a ticket.
 """
 
 from __future__ import annotations
 
-from alerts.model import Alert, Group, Record, num
+from alerts.model import Alert, Group, Record, count_over, num, slower_than
 from sidecar.telemetry import slo
 
 SVC = f'job="{slo.SERVICE_JOB}"'
@@ -28,9 +31,13 @@ def recording_group() -> Group:
     return Group(
         "sidecar-kpi.rules",
         (
-            Record(CHURN_1H, f"sum by (org, channel) (increase(ssai_actor_churn_total{{{SVC}}}[1h]))"),
+            # Whole numbers: the seed's thresholds are counts per hour (see count_over).
+            Record(CHURN_1H, count_over(f"sum by (org, channel) (increase(ssai_actor_churn_total{{{SVC}}}[1h]))")),
             Record(
-                YOUNG_1H, f"sum by (org, channel) (increase(ssai_actor_young_instance_requests_total{{{SVC}}}[1h]))"
+                YOUNG_1H,
+                count_over(
+                    f"sum by (org, channel) (increase(ssai_actor_young_instance_requests_total{{{SVC}}}[1h]))"
+                ),
             ),
             Record(CACHE_RATE, f"sum by (org, channel) (rate(ssai_config_cache_requests_total{{{SVC}}}[10m]))"),
             # The seed's definition: hit rate = 1 - miss / all (hit and coalesced both spared the store).
@@ -59,14 +66,15 @@ def seed_alerts() -> tuple[Alert, ...]:
         ),
         Alert(
             "SidecarConfigCacheHitRateLow",
-            f'{CACHE_HIT}{{channel!="UNKNOWN"}} < {num(slo.CONFIG_CACHE_HIT_RATIO_MIN)}\n'
+            f"{CACHE_HIT} < {num(slo.CONFIG_CACHE_HIT_RATIO_MIN)}\n"
             f"and\n{CACHE_RATE} >= {num(slo.CONFIG_CACHE_MIN_REQUEST_RATE)}",
             "15m",
             "warning",
             "The channel config cache hit rate is below 80%.",
             f"{CHANNEL}: config cache hit rate {{{{ $value | humanizePercentage }}}} over 10 minutes "
             f"(threshold {num(slo.CONFIG_CACHE_HIT_RATIO_MIN * 100)}%, target "
-            f"{num(slo.KPI_CONFIG_CACHE_HIT_RATIO * 100)}%). Look for invalidation storms or a short TTL.",
+            f"{num(slo.KPI_CONFIG_CACHE_HIT_RATIO * 100)}%). Misses are reads the SQL store answered: "
+            "look for the shared cache (Redis) failing or writes with warm=false.",
         ),
         Alert(
             "SidecarYoungInstanceRequestsHigh",
@@ -82,19 +90,42 @@ def seed_alerts() -> tuple[Alert, ...]:
             "SidecarConfigUpdateLatencyHigh",
             f"histogram_quantile({num(slo.CONFIG_UPDATE_LATENCY_QUANTILE)}, sum by (job, target, le) "
             f"(rate(ssai_probe_config_propagation_seconds_bucket{{{PROBE}}}[15m])))\n"
-            f"> {num(slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX)}",
+            f"> {num(slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX)}\n"
+            "and on (job, target)\n"
+            + slower_than(
+                "ssai_probe_config_propagation_seconds", PROBE, slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX,
+                "job, target", "15m",
+            )
+            + f"\n> {num(slo.CONFIG_UPDATE_SLOW_CHANGES_MAX)}",
             "10m",
             "warning",
             "Config changes take longer than 2 seconds to reach the manifests.",
             f"p{num(slo.CONFIG_UPDATE_LATENCY_QUANTILE * 100)} config propagation to {{{{ $labels.target }}}} is "
             "{{ $value | humanizeDuration }} over 15 minutes "
             f"(threshold {num(slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX)}s, target "
-            f"{num(slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS)}s). Check that writes invalidate the cache.",
+            f"{num(slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS)}s), measured end to end by the probe. "
+            "Check that writes invalidate the cache.",
+        ),
+        Alert(
+            "SidecarConfigPropagationSlow",
+            f"histogram_quantile({num(slo.CONFIG_UPDATE_LATENCY_QUANTILE)}, sum by (org, le) "
+            f"(rate(ssai_config_propagation_seconds_bucket{{{SVC}}}[15m])))\n"
+            f"> {num(slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX)}\n"
+            "and on (org)\n"
+            + slower_than("ssai_config_propagation_seconds", SVC, slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX, "org", "15m")
+            + f"\n> {num(slo.CONFIG_UPDATE_SLOW_CHANGES_MAX)}",
+            "10m",
+            "warning",
+            "Config changes take longer than 2 seconds to reach the service's processes.",
+            f"Org {{{{ $labels.org }}}}: p{num(slo.CONFIG_UPDATE_LATENCY_QUANTILE * 100)} of the time from a committed "
+            "config write to each process dropping its cached copy is {{ $value | humanizeDuration }} over 15 "
+            f"minutes (threshold {num(slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX)}s, target "
+            f"{num(slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS)}s). Search the logs for config_propagation_slow.",
         ),
         Alert(
             "SidecarStatePersistFailures",
-            f'sum by (job) (increase(ssai_state_persist_total{{{SVC},result="failed"}}[15m]))'
-            f" > {num(slo.STATE_PERSIST_FAILURES_MAX)}",
+            count_over(f'sum by (job) (increase(ssai_state_persist_total{{{SVC},result="failed"}}[15m]))')
+            + f" > {num(slo.STATE_PERSIST_FAILURES_MAX)}",
             "5m",
             "warning",
             "Durable ad-state writes are failing.",
@@ -108,8 +139,8 @@ def config_alerts() -> tuple[Alert, ...]:
     return (
         Alert(
             "SidecarConfigPropagationTimeouts",
-            f"sum by (job, target) (increase(ssai_probe_propagation_timeouts_total{{{PROBE}}}[15m]))"
-            f" > {num(slo.CONFIG_PROPAGATION_TIMEOUTS_PER_15M_MAX)}",
+            count_over(f"sum by (job, target) (increase(ssai_probe_propagation_timeouts_total{{{PROBE}}}[15m]))")
+            + f" > {num(slo.CONFIG_PROPAGATION_TIMEOUTS_PER_15M_MAX)}",
             "5m",
             "critical",
             "Config changes are not reaching the manifests at all.",
@@ -118,8 +149,10 @@ def config_alerts() -> tuple[Alert, ...]:
         ),
         Alert(
             "SidecarConfigInvalidationErrors",
-            f'sum by (job, scope) (increase(ssai_config_invalidations_total{{{SVC},result="error"}}[15m]))'
-            f" > {num(slo.CONFIG_INVALIDATION_ERRORS_MAX)}",
+            count_over(
+                f'sum by (job, scope) (increase(ssai_config_invalidations_total{{{SVC},result="error"}}[15m]))'
+            )
+            + f" > {num(slo.CONFIG_INVALIDATION_ERRORS_MAX)}",
             "5m",
             "warning",
             "Config cache invalidations are failing.",
@@ -153,7 +186,8 @@ def delivery_alerts() -> tuple[Alert, ...]:
         ),
         Alert(
             "SidecarPlaylistValidationFailures",
-            f"sum by (job, rule) (increase(ssai_playlist_validation_failures_total{{{SVC}}}[15m])) > 0",
+            count_over(f"sum by (job, rule) (increase(ssai_playlist_validation_failures_total{{{SVC}}}[15m]))")
+            + " > 0",
             "5m",
             "warning",
             "Rendered playlists break an HLS rule.",
@@ -162,7 +196,10 @@ def delivery_alerts() -> tuple[Alert, ...]:
         ),
         Alert(
             "SidecarProbeManifestInvalid",
-            f"sum by (job, channel, reason) (increase(ssai_probe_manifest_failures_total{{{PROBE}}}[15m])) > 0",
+            count_over(
+                f"sum by (job, channel, reason) (increase(ssai_probe_manifest_failures_total{{{PROBE}}}[15m]))"
+            )
+            + " > 0",
             "5m",
             "warning",
             "The probe received invalid manifests.",
@@ -212,6 +249,26 @@ def delivery_alerts() -> tuple[Alert, ...]:
             "Tracking beacons wait too long in the queue.",
             "The oldest unacknowledged beacon on {{ $labels.instance }} is {{ $value | humanizeDuration }} old "
             f"(threshold {num(slo.BEACON_QUEUE_AGE_SECONDS_MAX)}s).",
+        ),
+    )
+
+
+def process_alerts() -> tuple[Alert, ...]:
+    """Restarts, from the durable ssai_process_starts_total (a crash loop faster than the scrape
+    interval still counts every start: each one is committed before the process serves)."""
+    return (
+        Alert(
+            "SidecarProcessCrashLooping",
+            count_over(
+                f'sum by (job, instance) (increase(ssai_process_starts_total{{{SVC},reason="crash"}}[1h]))'
+            )
+            + f" > {num(slo.PROCESS_CRASHES_PER_HOUR_MAX)}",
+            "5m",
+            "warning",
+            "A sidecar process keeps crashing and being restarted.",
+            "{{ $labels.instance }} restarted {{ $value | humanize }} times in the last hour after its previous "
+            f"run ended without a clean stop (threshold {num(slo.PROCESS_CRASHES_PER_HOUR_MAX)}/h): killed, "
+            "out of memory, or crashing. Search the logs for process_crash_detected.",
         ),
     )
 
@@ -305,6 +362,7 @@ def alert_groups() -> list[Group]:
         Group("sidecar-kpi.alerts", seed_alerts()),
         Group("sidecar-config.alerts", config_alerts()),
         Group("sidecar-delivery.alerts", delivery_alerts()),
+        Group("sidecar-process.alerts", process_alerts()),
         Group("sidecar-targets.alerts", target_alerts()),
         Group("sidecar-security.alerts", security_alerts()),
     ]

@@ -1,17 +1,22 @@
-"""Multi-window, multi-burn-rate SLO rules (Google SRE workbook, ch. 5) for the manifest SLOs.
+"""Multi-window, multi-burn-rate SLO rules (Google SRE workbook, ch. 5): the manifest SLOs (per
+job) and config propagation (per org).
 
 Each SLO records its error ratio once per window; each row of ``slo.BURN_WINDOWS`` becomes one
 alerting rule that needs both its long and its short window over ``factor x budget``: the long
 window proves the burn is significant, the short one that it is still happening (so the alert
 resolves minutes, not hours, after a fix). All rows of one SLO share an alert name and differ
 in severity, so Alertmanager's critical-inhibits-warning rule keeps one notification per SLO.
+
+An SLO with few events (config changes: a handful an hour per org) also has a ``guard``: every
+row needs more than one bad event in its long window, so a single slow change among three does
+not page as a 33 % error ratio.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alerts.model import Alert, Group, Record, num
+from alerts.model import Alert, Group, Record, le, num, slower_than
 from sidecar.telemetry import slo
 
 _SVC = f'job="{slo.SERVICE_JOB}"'
@@ -23,13 +28,16 @@ class RatioSLO:
 
     slo: slo.SLO
     alert: str
-    record_metric: str  # the metric part of ``job:<metric>:ratio_rate<w>``
+    record_metric: str  # the metric part of ``<level>:<metric>:ratio_rate<w>``
     error_ratio: str
     what: str  # "failed with a 5xx", "took longer than 0.15s" (for descriptions)
     summary: str
+    level: str = "job"  # what the ratio is aggregated by (and the alerts are labelled with)
+    subject: str = "manifest requests to {{ $labels.job }}"  # what the percentage is of
+    guard: str | None = None  # PromQL, LONG standing for the row's long window: also required
 
     def record(self, window: str) -> str:
-        return f"job:{self.record_metric}:ratio_rate{window}"
+        return f"{self.level}:{self.record_metric}:ratio_rate{window}"
 
 
 MANIFEST_AVAILABILITY = RatioSLO(
@@ -61,7 +69,25 @@ MANIFEST_LATENCY = RatioSLO(
     summary="Viewer manifest requests are slow enough to exhaust the latency error budget.",
 )
 
-SLOS = (MANIFEST_AVAILABILITY, MANIFEST_LATENCY)
+_PROPAGATION = "ssai_config_propagation_seconds"
+CONFIG_PROPAGATION = RatioSLO(
+    slo=slo.CONFIG_PROPAGATION,
+    alert="SidecarConfigPropagationBudgetBurn",
+    record_metric="ssai_config_propagation_slow",
+    error_ratio=(
+        f"(\n  sum by (org) (rate({_PROPAGATION}_count{{{_SVC}}}[WINDOW]))\n  -\n"
+        f'  sum by (org) (rate({_PROPAGATION}_bucket{{{_SVC},le="{le(slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX)}"}}'
+        f"[WINDOW]))\n)\n/\nsum by (org) (rate({_PROPAGATION}_count{{{_SVC}}}[WINDOW]))"
+    ),
+    what=f"took longer than {num(slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX)}s to reach a process",
+    summary="Config changes reach the service's processes too slowly for the propagation error budget.",
+    level="org",
+    subject="config changes of org {{ $labels.org }}",
+    guard=slower_than(_PROPAGATION, _SVC, slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX, "org", "LONG")
+    + f" > {num(slo.CONFIG_UPDATE_SLOW_CHANGES_MAX)}",
+)
+
+SLOS = (MANIFEST_AVAILABILITY, MANIFEST_LATENCY, CONFIG_PROPAGATION)
 
 
 def recording_rules(item: RatioSLO) -> list[Record]:
@@ -73,15 +99,18 @@ def burn_alerts(item: RatioSLO) -> list[Alert]:
     objective = f"{item.slo.objective * 100:g}%"
     for window in slo.BURN_WINDOWS:
         threshold = num(slo.burn_threshold(item.slo, window))
+        expr = f"{item.record(window.long)} > {threshold}\nand\n{item.record(window.short)} > {threshold}"
+        if item.guard is not None:
+            expr += f"\nand on ({item.level})\n" + item.guard.replace("LONG", window.long)
         alerts.append(
             Alert(
                 name=item.alert,
-                expr=(f"{item.record(window.long)} > {threshold}\nand\n{item.record(window.short)} > {threshold}"),
+                expr=expr,
                 for_=window.for_,
                 severity=window.severity,
                 summary=item.summary,
                 description=(
-                    f"{{{{ $value | humanizePercentage }}}} of manifest requests to {{{{ $labels.job }}}} "
+                    f"{{{{ $value | humanizePercentage }}}} of {item.subject} "
                     f"{item.what} over the last {window.long} (and still over the last {window.short}): "
                     f"{num(window.factor)}x the rate the {objective} {item.slo.title.lower()} SLO can afford "
                     f"over {slo.SLO_PERIOD_DAYS} days."

@@ -129,9 +129,23 @@ def _config(board: Board) -> None:
     )
     board.timeseries(
         "Config reads by result",
-        "Config reads per second: hit, miss (read the SQL store), coalesced (joined an in-flight miss).",
+        "Config reads per second, one per request: hit, miss (read the SQL store), coalesced (joined an "
+        "in-flight miss).",
         units.OpsPerSecond,
         [Q(f"sum by (org, channel, result) (rate({cache}}}[{RATE}]))", f"{WHO} {{{{result}}}}")],
+        min_val=0,
+    )
+    prop = f'ssai_config_propagation_seconds_bucket{{job="{slo.SERVICE_JOB}",org=~"$org"}}'
+    board.timeseries(
+        "Config update latency (org)",
+        "Time from a committed config write of the selected orgs to each process having dropped its cached copy "
+        f"(p99 by org). KPI < {slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS:g} s (yellow); SidecarConfigPropagationSlow "
+        f"above {slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX:g} s (red).",
+        units.Seconds,
+        [Q(f"histogram_quantile(0.99, sum by (org, le) (rate({prop}[{RATE}])))", "p99 {{org}}")],
+        thresholds=above(
+            (slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS, YELLOW), (slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX, "red")
+        ),
         min_val=0,
     )
 
@@ -140,26 +154,26 @@ def _actors(board: Board) -> None:
     board.row("Channel actors")
     board.timeseries(
         "Actor churn (last hour)",
-        "Instances started while the previous instance of the name was alive. Alert SidecarActorChurnHigh "
-        f"above {slo.ACTOR_CHURN_PER_HOUR_MAX:g}/h.",
+        "Instances started while the previous instance of the name was alive (durable, whole numbers as the "
+        f"alert reads them). Alert SidecarActorChurnHigh above {slo.ACTOR_CHURN_PER_HOUR_MAX:g}/h.",
         PER_HOUR,
-        [Q(f"sum by (org, channel) (increase(ssai_actor_churn_total{{{SEL}}}[1h]))", WHO)],
+        [Q(f"round(sum by (org, channel) (increase(ssai_actor_churn_total{{{SEL}}}[1h])))", WHO)],
         thresholds=above((slo.ACTOR_CHURN_PER_HOUR_MAX, "red")),
         min_val=0,
     )
     board.timeseries(
         "Young-instance requests (last hour)",
-        "Requests served by instances younger than 10 s. Alert SidecarYoungInstanceRequestsHigh above "
-        f"{slo.YOUNG_INSTANCE_REQUESTS_PER_HOUR_MAX:g}/h.",
+        "Requests served by instances younger than 10 s (durable, whole numbers). Alert "
+        f"SidecarYoungInstanceRequestsHigh above {slo.YOUNG_INSTANCE_REQUESTS_PER_HOUR_MAX:g}/h.",
         PER_HOUR,
-        [Q(f"sum by (org, channel) (increase(ssai_actor_young_instance_requests_total{{{SEL}}}[1h]))", WHO)],
+        [Q(f"round(sum by (org, channel) (increase(ssai_actor_young_instance_requests_total{{{SEL}}}[1h])))", WHO)],
         thresholds=above((slo.YOUNG_INSTANCE_REQUESTS_PER_HOUR_MAX, "red")),
         min_val=0,
     )
     board.timeseries(
         "Instance starts by reason",
         "Actor instances created per second by what the previous instance of the name did: new (none), "
-        "clean (evicted cleanly), churn (still alive), stale (silent longer than the churn window).",
+        "clean (evicted cleanly), churn (still alive), stale (silent longer than the churn window). Durable.",
         units.OpsPerSecond,
         [
             Q(

@@ -10,7 +10,8 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.models import units
 
-from alerts.slo_rules import MANIFEST_AVAILABILITY, MANIFEST_LATENCY, RatioSLO
+from alerts.service_rules import CHURN_1H, YOUNG_1H
+from alerts.slo_rules import CONFIG_PROPAGATION, MANIFEST_AVAILABILITY, MANIFEST_LATENCY, RatioSLO
 from dashboards.common import PROBE, RATE, SVC, YELLOW, Board, Q, above, below, le
 from sidecar.telemetry import slo
 
@@ -18,22 +19,62 @@ UID = "sidecar-overview"
 PER_HOUR = "suffix:/h"
 
 
-def _kpis(board: Board) -> None:
-    board.row("Seed KPIs")
-    prop = f"ssai_probe_config_propagation_seconds_bucket{{{PROBE}}}"
+def _update_latency(board: Board, title: str, description: str, buckets: str, by: str, legend: str) -> None:
+    """p50 and p99 of a config update latency histogram, with the KPI and alert lines."""
+    group = f"{by}, le" if by else "le"
     board.timeseries(
-        "Config update latency (probe)",
-        "Time from an admin config change to every manifest endpoint showing it, measured by "
-        f"`sidecar probe`. KPI: < {slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS:g} s (yellow line); alert "
-        f"SidecarConfigUpdateLatencyHigh when p99 > {slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX:g} s (red line).",
+        title,
+        f"{description} KPI: < {slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS:g} s (yellow line); the alert's threshold is "
+        f"p99 > {slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX:g} s (red line) with more than one slow change.",
         units.Seconds,
         [
-            Q(f"histogram_quantile(0.5, sum by (le) (rate({prop}[{RATE}])))", "p50"),
-            Q(f"histogram_quantile({slo.CONFIG_UPDATE_LATENCY_QUANTILE:g}, sum by (le) (rate({prop}[{RATE}])))", "p99"),
+            Q(f"histogram_quantile(0.5, sum by ({group}) (rate({buckets}[{RATE}])))", f"p50{legend}"),
+            Q(
+                f"histogram_quantile({slo.CONFIG_UPDATE_LATENCY_QUANTILE:g}, sum by ({group}) "
+                f"(rate({buckets}[{RATE}])))",
+                f"p99{legend}",
+            ),
         ],
         thresholds=above(
             (slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS, YELLOW), (slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX, "red")
         ),
+        min_val=0,
+    )
+
+
+def _kpis(board: Board) -> None:
+    board.row("Seed KPIs")
+    _update_latency(
+        board,
+        "Config update latency (every process)",
+        "Time from a committed admin config write to each service process having dropped its cached copy "
+        "(ssai_config_propagation_seconds, measured by every process that hears the invalidation), per org; "
+        "alert SidecarConfigPropagationSlow.",
+        f"ssai_config_propagation_seconds_bucket{{{SVC}}}",
+        "org",
+        " {{org}}",
+    )
+    _update_latency(
+        board,
+        "Config update latency (probe)",
+        "Time from an admin config change to every manifest endpoint showing it, measured end to end by "
+        "`sidecar probe` (the black-box check); alert SidecarConfigUpdateLatencyHigh.",
+        f"ssai_probe_config_propagation_seconds_bucket{{{PROBE}}}",
+        "",
+        "",
+    )
+    budget = CONFIG_PROPAGATION.slo.error_budget
+    fastest = slo.BURN_WINDOWS[0]
+    board.timeseries(
+        "Config propagation error budget burn rate",
+        f"Per org: share of config changes slower than {slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX:g} s to reach a "
+        f"process, divided by the error budget ({CONFIG_PROPAGATION.slo.objective:.0%} within "
+        f"{slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX:g} s over {slo.SLO_PERIOD_DAYS} days). "
+        f"SidecarConfigPropagationBudgetBurn pages at {fastest.factor:g}x over {fastest.long} and {fastest.short} "
+        f"(red line), {slo.BURN_WINDOWS[1].factor:g}x over {slo.BURN_WINDOWS[1].long} (yellow).",
+        "suffix:x",
+        [Q(f"{CONFIG_PROPAGATION.record(w)} / {budget:g}", f"{{{{org}}}} {w}") for w in ("5m", "1h", "6h")],
+        thresholds=above((slo.BURN_WINDOWS[1].factor, YELLOW), (fastest.factor, "red")),
         min_val=0,
     )
     board.timeseries(
@@ -55,19 +96,30 @@ def _kpis(board: Board) -> None:
         ],
         min_val=0,
     )
+    publish = f"ssai_config_invalidation_seconds_bucket{{{SVC}}}"
+    board.timeseries(
+        "Invalidation publish time (writer)",
+        "The writing process's own part of a config change: tombstoning the cache keys in the shared cache and "
+        "publishing the invalidation (ssai_config_invalidation_seconds), p99 by scope. The receivers' side is "
+        "the config update latency above.",
+        units.Seconds,
+        [Q(f"histogram_quantile(0.99, sum by (scope, le) (rate({publish}[{RATE}])))", "p99 {{scope}}")],
+        min_val=0,
+    )
     lifetime = f"ssai_actor_lifetime_seconds_bucket{{{SVC}}}"
     board.timeseries(
         "Actor instance lifetime",
-        "How long channel-actor instances lived before eviction (ssai_actor_lifetime_seconds), by "
-        f"eviction reason. KPI: > {slo.KPI_ACTOR_LIFETIME_SECONDS / 60:g} min (the line).",
+        "How long channel-actor instances lived, observed at every end (ssai_actor_lifetime_seconds, durable): "
+        "idle eviction, shutdown, deletion, and crash (accounted by the successor, up to the last heartbeat). "
+        f"Ends are rare, so over the last hour. KPI: > {slo.KPI_ACTOR_LIFETIME_SECONDS / 60:g} min (the line).",
         units.Seconds,
         [
             Q(
-                f"histogram_quantile(0.5, sum by (reason, le) (rate({lifetime}[{RATE}])))",
+                f"histogram_quantile(0.5, sum by (reason, le) (increase({lifetime}[1h])))",
                 "p50 {{reason}}",
             ),
             Q(
-                f"histogram_quantile(0.1, sum by (le) (rate({lifetime}[{RATE}])))",
+                f"histogram_quantile(0.1, sum by (le) (increase({lifetime}[1h])))",
                 "p10 all",
             ),
         ],
@@ -76,25 +128,37 @@ def _kpis(board: Board) -> None:
     )
     board.timeseries(
         "Actor churn per channel (last hour)",
-        "Actor instances replaced while the previous instance of the name was alive "
-        f"(ssai_actor_churn_total). Alert SidecarActorChurnHigh above {slo.ACTOR_CHURN_PER_HOUR_MAX:g}/h per channel.",
+        "Actor instances replaced while the previous instance of the name was alive, counted durably "
+        f"(ssai_actor_churn_total), as the whole number the alert reads. SidecarActorChurnHigh above "
+        f"{slo.ACTOR_CHURN_PER_HOUR_MAX:g}/h per channel.",
         PER_HOUR,
-        [Q(f"sum by (org, channel) (increase(ssai_actor_churn_total{{{SVC}}}[1h]))", "{{org}}/{{channel}}")],
+        [Q(CHURN_1H, "{{org}}/{{channel}}")],
         thresholds=above((slo.ACTOR_CHURN_PER_HOUR_MAX, "red")),
         min_val=0,
     )
     board.timeseries(
         "Young-instance requests per channel (last hour)",
-        "Requests served by actor instances younger than 10 s (ssai_actor_young_instance_requests_total). "
-        f"Alert SidecarYoungInstanceRequestsHigh above {slo.YOUNG_INSTANCE_REQUESTS_PER_HOUR_MAX:g}/h per channel.",
+        "Requests served by actor instances younger than 10 s (ssai_actor_young_instance_requests_total, "
+        "durable), as the whole number the alert reads. "
+        f"SidecarYoungInstanceRequestsHigh above {slo.YOUNG_INSTANCE_REQUESTS_PER_HOUR_MAX:g}/h per channel.",
+        PER_HOUR,
+        [Q(YOUNG_1H, "{{org}}/{{channel}}")],
+        thresholds=above((slo.YOUNG_INSTANCE_REQUESTS_PER_HOUR_MAX, "red")),
+        min_val=0,
+    )
+    board.timeseries(
+        "Process starts (last hour)",
+        "Starts of each worker slot's process by how the previous run ended (ssai_process_starts_total, "
+        "durable): clean (a deploy or restart), crash (never recorded a stop), first. "
+        f"SidecarProcessCrashLooping above {slo.PROCESS_CRASHES_PER_HOUR_MAX:g} crashes/h (the line).",
         PER_HOUR,
         [
             Q(
-                f"sum by (org, channel) (increase(ssai_actor_young_instance_requests_total{{{SVC}}}[1h]))",
-                "{{org}}/{{channel}}",
+                f"round(sum by (instance, reason) (increase(ssai_process_starts_total{{{SVC}}}[1h])))",
+                "{{instance}} {{reason}}",
             )
         ],
-        thresholds=above((slo.YOUNG_INSTANCE_REQUESTS_PER_HOUR_MAX, "red")),
+        thresholds=above((slo.PROCESS_CRASHES_PER_HOUR_MAX, "red")),
         min_val=0,
     )
     persist = f"ssai_state_persist_total{{{SVC}"
@@ -124,7 +188,8 @@ def _kpis(board: Board) -> None:
     cache = f"ssai_config_cache_requests_total{{{SVC}"
     board.timeseries(
         "Config cache hit rate",
-        "1 - miss / all channel config reads (hit and coalesced both spare the SQL store). Alert "
+        "1 - miss / all channel config reads, one per request that needed a channel's config (hit and coalesced "
+        "both spared the SQL store; writes re-warm the cache, so they do not show as misses). Alert "
         f"SidecarConfigCacheHitRateLow below {slo.CONFIG_CACHE_HIT_RATIO_MIN:.0%} (red) per busy channel; "
         f"KPI > {slo.KPI_CONFIG_CACHE_HIT_RATIO:.0%} (green).",
         units.PercentUnit,

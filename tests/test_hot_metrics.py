@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from sidecar.telemetry import catalogue as m
 from sidecar.telemetry import hot
@@ -35,3 +35,18 @@ def test_histogram_buckets_match_the_metrics_own_bucketing() -> None:
         assert registry.get_sample_value("hot_seconds_bucket", {"le": le}) == registry.get_sample_value(
             "ref_seconds_bucket", {"le": le})
     assert registry.get_sample_value("hot_seconds_sum") == registry.get_sample_value("ref_seconds_sum")
+
+
+def test_a_fresh_series_is_shown_at_zero_by_its_first_collection() -> None:
+    """Series born at run time (a channel, an org) must reach Prometheus at zero before their
+    first increments, or increase() cannot see those (ADR 0010)."""
+    registry = CollectorRegistry()
+    registry.register(hot.FlushOnCollect())
+    counter = Counter("fresh_things", "fresh", ["channel"], registry=registry)
+    fresh = hot.counter(counter, "c1", fresh=True)
+    for _ in range(3):
+        fresh.inc()
+    assert registry.get_sample_value("fresh_things_total", {"channel": "c1"}) == 0
+    fresh.inc()
+    assert registry.get_sample_value("fresh_things_total", {"channel": "c1"}) == 4
+    assert registry.get_sample_value("fresh_things_total", {"channel": "c1"}) == 4

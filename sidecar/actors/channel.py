@@ -67,7 +67,7 @@ class ChannelActor:
         self._durable = durable
         # Metric children resolved once: touch() runs on every viewer request.
         self._age_histogram = hot.histogram(m.actor_instance_age_seconds, org_slug, channel_slug)
-        self._young_counter = hot.counter(m.actor_young_instance_requests_total, org_slug, channel_slug)
+        self.young_requests = 0  # committed to the slot's durable ledger by the runtime (ADR 0010)
         self._publish = publish
         self._lock = asyncio.Lock()
         self.stored = Stored(ChannelState(), 0, 0.0)
@@ -101,7 +101,7 @@ class ChannelActor:
         age = now - self._created_mono
         self._age_histogram.observe(age)
         if age < self.young_seconds:
-            self._young_counter.inc()
+            self.young_requests += 1
             if self._young_logged < YOUNG_LOG_LIMIT:
                 self._young_logged += 1
                 log_event(

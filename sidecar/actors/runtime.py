@@ -6,7 +6,8 @@ durable state row. A change made through any instance is announced on the bus (t
 ``actor``); instances elsewhere apply it. When the bus is down, an instance re-checks the
 durable version at most every ``version_check`` seconds before answering.
 
-Background work (never on a viewer's path): idle eviction, batched heartbeats.
+Background work (never on a viewer's path): idle eviction, batched heartbeats, and committing
+lifecycle counts to the slot's durable ledger (``lifecycle.Lifecycle``, ADR 0010).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import time
 from typing import Any
 
 from sidecar.actors.channel import ChannelActor
-from sidecar.actors.durable import DurableState, Stored
-from sidecar.actors.lifecycle import classify_start
+from sidecar.actors.durable import DurableState, InstanceRecord, Stored
+from sidecar.actors.lifecycle import Lifecycle, StartReason, classify_start
 from sidecar.actors.state import ChannelState
 from sidecar.bus import Bus
 from sidecar.tasks import cancel_all
@@ -60,6 +61,7 @@ class ActorRuntime:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._registrations: set[asyncio.Task[None]] = set()
+        self.lifecycle = Lifecycle(durable, slot)
         bus.subscribe(TOPIC, self._on_message, on_reconnect=self._on_reconnect)
 
     # --- lookup ------------------------------------------------------------------------------------
@@ -114,7 +116,6 @@ class ActorRuntime:
         await actor.load()
         reason = classify_start(previous, actor.created_at, self.churn_window)
         m.init_channel(org_slug, channel_slug)
-        m.actor_instance_starts_total.labels(org_slug, channel_slug, reason).inc()
         log_event(
             log,
             "instance_created",
@@ -124,32 +125,18 @@ class ActorRuntime:
             start_reason=reason,
             state_version=actor.version,
         )
-        if reason == "churn" and previous is not None:
-            m.actor_churn_total.labels(org_slug, channel_slug).inc()
-            lifetime = previous.heartbeat_at - previous.created_at
-            log_event(
-                log,
-                "instance_churn",
-                f"DO Instance Churn Detected: prev={previous.instance_id}, lifetime={lifetime:.1f}s, "
-                f"new={actor.instance_id}",
-                level=logging.WARNING,
-                name=name,
-                previous_instance_id=previous.instance_id,
-                previous_lifetime_seconds=round(lifetime, 3),
-                previous_requests=previous.requests,
-                since_last_heartbeat_seconds=round(actor.created_at - previous.heartbeat_at, 3),
-            )
         self._actors[name] = actor
         m.actor_instances.labels(colo).inc()
-        # Recording this instance is a durable write; the request that created it does not wait.
-        task = asyncio.create_task(self._register(actor))
+        # Recording this instance (and counting its start) is a durable write; the request that
+        # created it does not wait. The churn, if any, is logged once it is counted.
+        task = asyncio.create_task(self._register(actor, previous, reason))
         self._registrations.add(task)
         task.add_done_callback(self._registrations.discard)
         return actor
 
-    async def _register(self, actor: ChannelActor) -> None:
+    async def _register(self, actor: ChannelActor, previous: InstanceRecord | None, reason: StartReason) -> None:
         try:
-            await self.durable.register_instance(actor.name, self.slot, actor.instance_id, actor.created_at)
+            await self.lifecycle.started(actor, previous, reason)
         except Exception as exc:
             log.warning(
                 f"recording instance {actor.instance_id} failed: {exc}",
@@ -190,8 +177,11 @@ class ActorRuntime:
 
     # --- background: eviction and heartbeats ----------------------------------------------------------
     async def start(self) -> None:
+        with contextlib.suppress(Exception):  # the store away at start: the lifecycle task retries
+            await self.lifecycle.open()
         self._tasks.append(asyncio.create_task(self._evict_idle_loop(), name="actor-eviction"))
         self._tasks.append(asyncio.create_task(self._heartbeat_loop(), name="actor-heartbeat"))
+        self._tasks.append(asyncio.create_task(self.lifecycle.run(self.live), name="actor-lifecycle"))
 
     async def _evict_idle_loop(self) -> None:
         period = max(0.05, min(self.idle_seconds / 4, 5.0))
@@ -228,11 +218,9 @@ class ActorRuntime:
         """Record the clean end first, then forget the instance, so its successor never sees a
         live-looking predecessor (that is what made the seed count idle evictions as churn)."""
         await asyncio.gather(*self._registrations, return_exceptions=True)
-        await self.durable.mark_evicted(actor.name, self.slot, actor.instance_id, reason, actor.requests)
+        await self.lifecycle.ended(actor, reason)
         self._actors.pop(actor.name, None)
         m.actor_instances.labels(actor.colo).dec()
-        m.actor_evictions_total.labels(reason).inc()
-        m.actor_lifetime_seconds.labels(reason).observe(actor.age)
         log_event(
             log,
             "instance_evicted",
@@ -248,3 +236,4 @@ class ActorRuntime:
         for name in list(self._actors):
             with contextlib.suppress(Exception):
                 await self.evict(name, "shutdown")
+        await self.lifecycle.close(self.live())

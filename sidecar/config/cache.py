@@ -9,6 +9,16 @@
 * Concurrent misses of one key share one in-flight read (single flight), so a popular channel
   whose entry was just invalidated costs the store one query, not one per viewer.
 * Redis failures degrade to the store: the answer is slower, never wrong or missing.
+
+Counting: exactly one ``ssai_config_cache_requests_total`` per lookup that answers a request,
+whichever path answers it (``get``, or the playlist fast path's ``peek`` followed by
+``count_hit`` once the fast path has answered; a fast path that gives up counts nothing and the
+full path's ``get`` counts). Lookups of channels that do not exist are not a channel's cache
+reads: they show in ``ssai_config_lookups_total`` only.
+
+Propagation: every invalidation message carries the committed write's timestamp and orgs; every
+process that receives it observes ``ssai_config_propagation_seconds{org}`` once its L1 copies
+are gone (the writing process too, at publish time).
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sidecar.bus import Bus
 from sidecar.config.kv import ABSENT, DATA, KV
@@ -26,10 +36,13 @@ from sidecar.config.store import Store
 from sidecar.redis_link import RedisUnavailable
 from sidecar.telemetry import catalogue as m
 from sidecar.telemetry import hot
+from sidecar.telemetry.logging import log_event
 
 log = logging.getLogger("sidecar.config.cache")
 
 TOPIC = "config"
+#: A receiving process logs a propagation slower than this (the seed's alert threshold).
+SLOW_PROPAGATION_SECONDS = 2.0
 
 
 def slug_key(org_slug: str, channel_slug: str) -> str:
@@ -38,6 +51,19 @@ def slug_key(org_slug: str, channel_slug: str) -> str:
 
 def id_key(channel_id: str) -> str:
     return f"channel:id:{channel_id}"
+
+
+@dataclass(frozen=True)
+class Invalidation:
+    """What one committed write invalidates: (key, version) pairs, when the write committed
+    (Unix time, the start of its propagation) and the orgs it belongs to."""
+
+    items: list[tuple[str, int]]
+    written_at: float
+    orgs: list[str] = field(default_factory=list)
+
+    def message(self) -> dict[str, object]:
+        return {"items": [[k, v] for k, v in self.items], "written_at": self.written_at, "orgs": self.orgs}
 
 
 @dataclass(frozen=True)
@@ -119,8 +145,9 @@ class ConfigCache:
         self.l1 = L1(l1_ttl)
         self._flights: dict[str, asyncio.Future[tuple[Lookup, str]]] = {}
         self._l1_hits = hot.counter(m.config_lookups_total, "l1", "hit")
-        self._hits_by_channel: dict[tuple[str, str], hot.HotCounter] = {}
-        self._pending: list[list[tuple[str, int]]] = []
+        self._by_channel: dict[tuple[str, str, str], hot.HotCounter] = {}
+        self._propagation: dict[str, hot.HotHistogram] = {}
+        self._pending: list[Invalidation] = []
         bus.subscribe(TOPIC, self._on_message, on_reconnect=self.l1.clear)
 
     # --- reads -------------------------------------------------------------------------------
@@ -136,32 +163,36 @@ class ConfigCache:
 
     def peek(self, org_slug: str, channel_slug: str) -> ChannelConfig | None:
         """A trusted L1 hit, without awaiting anything (the playlist fast path), else None.
-        Counted exactly as ``get`` counts an L1 hit; a None here means "call ``get``"."""
+        Counts nothing: the fast path calls :meth:`count_hit` once it has answered with it, and
+        a None (or a fast path that gives up) means "call ``get``", which counts."""
         if not self.bus.connected:
             return None
         hit = self.l1.get(f"channel:{org_slug}:{channel_slug}")
         if hit is None or hit.config is None:
             return None
-        self._l1_hits.inc()
-        config = hit.config
-        key = (config.org_slug, config.slug)  # the labels: a rename counts under the new name
-        counted = self._hits_by_channel.get(key)
-        if counted is None:
-            counted = self._hits_by_channel[key] = hot.counter(
-                m.config_cache_requests_total, config.org_slug, config.slug, "hit"
-            )
-        counted.inc()
-        return config
+        return hit.config
 
-    @staticmethod
-    def _count(lookup: Lookup, source: str) -> None:
-        # Only label with channels that exist, so garbage URLs cannot grow the series set.
+    def count_hit(self, config: ChannelConfig) -> None:
+        """The fast path answered from ``peek``'s L1 hit: counted exactly as ``get`` counts one."""
+        self._l1_hits.inc()
+        self._channel_counter(config, "hit").inc()
+
+    def _channel_counter(self, config: ChannelConfig, result: str) -> hot.HotCounter:
+        # Keyed by the labels themselves: a renamed channel counts under its new name at once.
+        key = (config.org_slug, config.slug, result)
+        counter = self._by_channel.get(key)
+        if counter is None:
+            m.init_channel(config.org_slug, config.slug)
+            counter = self._by_channel[key] = hot.counter(
+                m.config_cache_requests_total, config.org_slug, config.slug, result, fresh=True
+            )
+        return counter
+
+    def _count(self, lookup: Lookup, source: str) -> None:
+        # Only channels that exist get a series: garbage URLs cannot grow the series set.
         if lookup.config is not None:
-            org, channel = lookup.config.org_slug, lookup.config.slug
-        else:
-            org, channel = m.UNKNOWN, m.UNKNOWN
-        result = {"db": "miss", "coalesced": "coalesced"}.get(source, "hit")
-        m.child(m.config_cache_requests_total, org, channel, result).inc()
+            result = {"db": "miss", "coalesced": "coalesced"}.get(source, "hit")
+            self._channel_counter(lookup.config, result).inc()
 
     async def _lookup(self, key: str) -> tuple[Lookup, str]:
         """(lookup, source) where source is l1, kv, db or coalesced."""
@@ -240,23 +271,26 @@ class ConfigCache:
         return written
 
     # --- invalidation primitives (policy lives in invalidation.py) -----------------------------
-    async def drop(self, items: list[tuple[str, int]]) -> int:
-        """Tombstone (key, version) pairs in the shared KV and drop them from every process's L1.
+    async def drop(self, change: Invalidation) -> int:
+        """Tombstone the change's (key, version) pairs in the shared KV and drop them from every
+        process's L1 (the message carries the write's timestamp, so each receiver can tell how
+        long the change took to reach it).
 
         Returns how many keys held a value. Raises RedisUnavailable when the shared part could
         not be done; the caller queues a retry (``retry_later``) and the TTL bounds the damage.
         """
-        self.l1.drop(items, self.ttl)
-        dropped = await self.kv.invalidate(items, self.ttl)
-        if not await self.bus.publish(TOPIC, {"items": [[k, v] for k, v in items]}):
+        self.l1.drop(change.items, self.ttl)
+        dropped = await self.kv.invalidate(change.items, self.ttl)
+        if not await self.bus.publish(TOPIC, change.message()):
             raise RedisUnavailable("invalidation not published")
         return dropped
 
-    def retry_later(self, items: list[tuple[str, int]]) -> None:
-        self._pending.append(items)
+    def retry_later(self, change: Invalidation) -> None:
+        self._pending.append(change)
 
     async def retry_pending(self) -> int:
-        """Re-send invalidations that failed while Redis was away. Returns how many are left."""
+        """Re-send invalidations that failed while Redis was away (with their original write
+        time: the outage is part of their propagation). Returns how many are left."""
         while self._pending:
             try:
                 await self.drop(self._pending[0])
@@ -282,3 +316,25 @@ class ConfigCache:
             if isinstance(item, list) and len(item) == 2 and isinstance(item[1], int)
         ]
         self.l1.drop(valid, self.ttl)
+        written_at = message.get("written_at")
+        orgs = message.get("orgs")
+        if isinstance(written_at, int | float) and isinstance(orgs, list):
+            self._observe_propagation(time.time() - float(written_at), [o for o in orgs if isinstance(o, str)])
+
+    def _observe_propagation(self, seconds: float, orgs: list[str]) -> None:
+        """This process no longer holds the changed config: the change has reached it."""
+        seconds = max(0.0, seconds)  # clocks of two machines may disagree by a little
+        for org in orgs:
+            histogram = self._propagation.get(org)
+            if histogram is None:
+                histogram = self._propagation[org] = hot.histogram(m.config_propagation_seconds, org, fresh=True)
+            histogram.observe(seconds)
+        if seconds > SLOW_PROPAGATION_SECONDS:
+            log_event(
+                log,
+                "config_propagation_slow",
+                f"A config change reached this process {seconds:.2f}s after it was committed",
+                level=logging.WARNING,
+                orgs=orgs,
+                propagation_seconds=round(seconds, 3),
+            )

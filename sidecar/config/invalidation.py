@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sidecar.config.cache import ConfigCache, id_key, slug_key
+from sidecar.config.cache import ConfigCache, Invalidation, id_key, slug_key
 from sidecar.config.store import ChannelKeyRef, unique
 from sidecar.redis_link import RedisUnavailable
 from sidecar.telemetry import catalogue as m
@@ -53,7 +53,13 @@ class Invalidator:
         self.cache = cache
         self.warm_on_write = warm_on_write
 
-    async def invalidate(self, refs: Sequence[ChannelKeyRef], scope: str = "channel") -> InvalidationReport:
+    async def invalidate(
+        self, refs: Sequence[ChannelKeyRef], scope: str = "channel", *, written_at: float | None = None
+    ) -> InvalidationReport:
+        """Drop the refs' keys everywhere. ``written_at`` is when the write that changed them
+        committed (default: now, for an invalidation asked for without a write); every process
+        that receives the message measures its propagation from it."""
+        written_at = time.time() if written_at is None else written_at
         refs = unique(refs)
         items = [item for ref in refs for item in keys_of(ref)]
         report = InvalidationReport(scope=scope, keys=[k for k, _ in items])
@@ -67,13 +73,14 @@ class Invalidator:
             scope=scope,
             keys=report.keys,
         )
+        change = Invalidation(items, written_at, sorted({r.org_slug for r in refs}))
         started = time.perf_counter()
         try:
-            report.keys_dropped = await self.cache.drop(items)
+            report.keys_dropped = await self.cache.drop(change)
         except RedisUnavailable as exc:
             # The write is committed; the shared cache is unreachable. Retry when Redis is back;
             # until then entries expire within the TTL and L1s are bypassed (bus down).
-            self.cache.retry_later(items)
+            self.cache.retry_later(change)
             report.ok = False
             report.error = f"shared cache unreachable, invalidation queued for retry: {exc}"
         report.seconds = time.perf_counter() - started
@@ -123,8 +130,9 @@ class Invalidator:
         warm: bool | None = None,
         exists: bool = True,
     ) -> InvalidationReport:
-        """What every admin write calls once its transaction has committed."""
-        report = await self.invalidate(refs, scope)
+        """What every admin write calls once its transaction has committed: the time of the call
+        is the write's commit time, which the invalidation carries to every process."""
+        report = await self.invalidate(refs, scope, written_at=time.time())
         if exists and (self.warm_on_write if warm is None else warm) and refs:
             results = [await self.warm(ref) for ref in unique(refs)]
             report.warmed = all(results)

@@ -181,3 +181,34 @@ audit_events = Table(
     Index("ix_audit_events_org_id_id", "org_id", "id"),
     Index("ix_audit_events_target_org_id_id", "target_org_id", "id"),
 )
+
+# --- lifecycle accounting (ADR 0010) ------------------------------------------------------------------
+#: Durable counters of one worker slot: the actor and process lifecycle metrics, written in the
+#: same transaction as the record they count, exported by whichever process holds the slot.
+#: One row per sample: ``sample`` is ``total`` (a counter), or ``count``, ``sum``, ``le=<bound>``
+#: (a histogram); ``labels`` is the canonical JSON of the series' labels (without ``le``).
+#: ``exposed``: some scrape has already seen this series (at zero at least), so its value may be
+#: shown as it is; an unexposed series is first shown at zero (Prometheus cannot see an
+#: increase into a series' first sample).
+lifecycle_ledger = Table(
+    "lifecycle_ledger",
+    metadata,
+    Column("slot", String(200), primary_key=True),
+    Column("family", String(100), primary_key=True),
+    Column("labels", String(400), primary_key=True),
+    Column("sample", String(40), primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("exposed", Boolean, nullable=False),
+)
+
+#: The current (or last) process run of each worker slot: a run that started and never recorded
+#: a clean stop ended in a crash, which its successor counts.
+process_runs = Table(
+    "process_runs",
+    metadata,
+    Column("slot", String(200), primary_key=True),
+    Column("run_id", String(40), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("stopped_at", Float, nullable=True),
+)

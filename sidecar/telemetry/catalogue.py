@@ -4,8 +4,15 @@ Every metric the service exports is declared here, once, with its unit in the na
 bounded label set. Dashboards, alert rules and tests refer to these names; a test fails when a
 dashboard panel or rule names a metric that is not declared here.
 
-Label rules: ``org`` and ``channel`` only carry slugs of channels that exist in the store
-(lookups of unknown channels are labelled ``UNKNOWN``), never viewer, session, ad or URL values.
+Label rules: ``org`` and ``channel`` only carry slugs of channels that exist in the store, never
+viewer, session, ad or URL values. A request for a channel that does not exist carries no
+``org``/``channel`` label at all (the empty value, which Prometheus drops), so no pseudo-channel
+ever shows up in a dashboard variable or a ``by (org, channel)`` aggregation.
+
+Lifecycle metrics (actor instance starts, churn, ends and lifetimes, young-instance requests,
+process starts) are not per-process counters: they are kept in a durable ledger per worker slot
+and exported from it, so they survive the crashes they report (``sidecar.telemetry.ledger``,
+ADR 0010).
 """
 
 from __future__ import annotations
@@ -17,10 +24,12 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from sidecar import __version__
 from sidecar.net.policy import PURPOSES, REASONS
 from sidecar.telemetry import hot
+from sidecar.telemetry.ledger import LedgerCollector
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
-UNKNOWN = "UNKNOWN"
+#: org/channel label value of requests that name no existing channel (Prometheus drops it).
+NO_CHANNEL = ""
 
 # Latency buckets (seconds). Alert thresholds are bucket bounds, so "share slower than X" is an
 # exact bucket ratio: 2 s (config update latency) and 0.15 s (manifest p99) are both here.
@@ -28,6 +37,8 @@ FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25
 SLOW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 # Instance age: 10 s is the seed's "young instance" bound, 600 s its stability target.
 AGE_BUCKETS = (1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0, 21600.0, 86400.0)
+# Config propagation: 1 s is the seed's KPI, 2 s its alert; Redis pub/sub takes about a millisecond.
+PROPAGATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 registry: CollectorRegistry = REGISTRY
 # Folds hot-path accumulators into the metrics below; collected first (registration order).
@@ -81,9 +92,18 @@ config_invalidations_total = Counter(
 )
 config_invalidation_seconds = Histogram(
     "ssai_config_invalidation_seconds",
-    "Time to invalidate a channel's or org's cache keys and publish the invalidation.",
+    "Time the writing process takes to tombstone a channel's or org's cache keys and publish the "
+    "invalidation (publisher side; ssai_config_propagation_seconds is the receivers' side).",
     ["scope"],
     buckets=FAST_BUCKETS,
+    registry=registry,
+)
+config_propagation_seconds = Histogram(
+    "ssai_config_propagation_seconds",
+    "Time from a committed admin config write (its timestamp travels in the invalidation message) to "
+    "this process having dropped its cached copies, by org. Observed by every process that hears it.",
+    ["org"],
+    buckets=PROPAGATION_BUCKETS,
     registry=registry,
 )
 config_invalidated_keys_total = Counter(
@@ -156,18 +176,20 @@ actor_instances = Gauge(
     ["colo"],
     registry=registry,
 )
-actor_instance_starts_total = Counter(
+# Lifecycle: durable, exported from the slot's ledger (registered below, after its families).
+lifecycle = LedgerCollector()
+actor_instance_starts_total = lifecycle.counter(
     "ssai_actor_instance_starts_total",
-    "Actor instances created, by what the previous instance of the name did "
-    "(new: none; clean: evicted cleanly; churn: alive within the churn window; stale: silent longer).",
-    ["org", "channel", "reason"],
-    registry=registry,
+    "Actor instances started, by what the previous instance of the name (in this worker slot) did "
+    "(new: none; clean: evicted cleanly; churn: alive within the churn window; stale: silent longer). Durable.",
+    ("org", "channel", "reason"),
+    per_channel=(("new",), ("clean",), ("churn",), ("stale",)),
 )
-actor_churn_total = Counter(
+actor_churn_total = lifecycle.counter(
     "ssai_actor_churn_total",
-    "Actor instance churn: a new instance started while the previous one of its name was alive.",
-    ["org", "channel"],
-    registry=registry,
+    "Actor instance churn: a new instance started while the previous one of its name was alive. Durable.",
+    ("org", "channel"),
+    per_channel=((),),
 )
 actor_instance_age_seconds = Histogram(
     "ssai_actor_instance_age_seconds",
@@ -176,25 +198,35 @@ actor_instance_age_seconds = Histogram(
     buckets=AGE_BUCKETS,
     registry=registry,
 )
-actor_young_instance_requests_total = Counter(
+actor_young_instance_requests_total = lifecycle.counter(
     "ssai_actor_young_instance_requests_total",
-    "Requests served by actor instances younger than the young-instance bound (10 s).",
-    ["org", "channel"],
-    registry=registry,
+    "Requests served by actor instances younger than the young-instance bound (10 s). Durable, "
+    "committed within a second.",
+    ("org", "channel"),
+    per_channel=((),),
 )
-actor_evictions_total = Counter(
+actor_evictions_total = lifecycle.counter(
     "ssai_actor_evictions_total",
-    "Actor instances evicted, by reason (idle, shutdown, deleted).",
-    ["reason"],
-    registry=registry,
+    "Actor instances ended cleanly, by reason (idle, shutdown, deleted). Durable.",
+    ("reason",),
+    zero=(("idle",), ("shutdown",), ("deleted",)),
 )
-actor_lifetime_seconds = Histogram(
+actor_lifetime_seconds = lifecycle.histogram(
     "ssai_actor_lifetime_seconds",
-    "Lifetime of actor instances at eviction (the seed's stability KPI: > 10 min).",
-    ["reason"],
+    "Lifetime of actor instances at their end, by how they ended (idle, shutdown, deleted; crash: "
+    "created to last heartbeat, accounted by the successor). The seed's stability KPI: > 10 min. Durable.",
+    ("reason",),
     buckets=AGE_BUCKETS,
-    registry=registry,
+    zero=(("idle",), ("shutdown",), ("deleted",), ("crash",)),
 )
+process_starts_total = lifecycle.counter(
+    "ssai_process_starts_total",
+    "Starts of this worker slot's process, by how the previous one ended (first: none before; clean: "
+    "stopped gracefully; crash: never recorded a stop). Durable.",
+    ("reason",),
+    zero=(("first",), ("clean",), ("crash",)),
+)
+registry.register(lifecycle)
 actor_state_syncs_total = Counter(
     "ssai_actor_state_syncs_total",
     "Actor instances that learned of a newer durable state, by how (bus message or version check).",
@@ -442,7 +474,8 @@ def metric_names(reg: CollectorRegistry | None = None) -> set[str]:
 # --- series that exist from the start ------------------------------------------------------------------
 # A labelled counter appears at its first increment, and increase()/rate() cannot see that first
 # event. Fixed label combinations are therefore created at zero up front, and a channel's series
-# when its first actor instance starts.
+# by init_channel() before anything counts on them; counts on series born at run time go through
+# "fresh" hot instruments, which show a new series at zero for one collection first.
 def _zero(counter: Counter | Histogram, *label_sets: tuple[str, ...]) -> None:
     for labels in label_sets:
         counter.labels(*labels)
@@ -490,18 +523,26 @@ _zero(
 )
 _zero(audit_events_total, ("ok",), ("error",), ("write_failed",))
 _zero(http_client_errors_total, *((r,) for r in CLIENT_ERROR_REASONS))
-_zero(actor_evictions_total, ("idle",), ("shutdown",), ("deleted",))
+_zero(origin_truncated_total, ("media", "cut"), ("media", "previous"), ("master", "previous"), ("master", "rejected"))
 _zero(playlist_validation_failures_total, *((r,) for r in ("msn", "dsn", "pdt", "target_duration", "markers")))
 _zero(origin_fetch_seconds, ("ok",), ("error",))
-_zero(origin_truncated_total, ("media", "cut"), ("media", "previous"), ("master", "previous"), ("master", "rejected"))
-_zero(actor_lifetime_seconds, ("idle",), ("shutdown",), ("deleted",))
+_zero(
+    config_writes_total,
+    *((k, o) for k in ("org", "channel", "ad_pod", "slate") for o in ("create", "update", "delete")),
+)
+
+_channels: set[tuple[str, str]] = set()
 
 
 def init_channel(org: str, channel: str) -> None:
-    """Create a channel's per-channel counters at zero (called when its first actor starts)."""
-    _zero(actor_churn_total, (org, channel))
-    _zero(actor_young_instance_requests_total, (org, channel))
-    _zero(actor_instance_starts_total, *((org, channel, r) for r in ("new", "clean", "churn", "stale")))
+    """Create a channel's per-channel series at zero: when this process first loads the channel's
+    config, and at start-up for every channel its worker slot has served, i.e. before anything
+    can count on them."""
+    if (org, channel) in _channels:
+        return
+    _channels.add((org, channel))
+    lifecycle.know(org, channel)
+    _zero(config_propagation_seconds, (org,))
     _zero(config_cache_requests_total, *((org, channel, r) for r in ("hit", "miss", "coalesced")))
     _zero(ad_breaks_started_total, *((org, channel, s) for s in ("scte35", "manual", "schedule")))
     for counter in (

@@ -48,10 +48,21 @@ async def admin_metrics_middleware(request: web.Request, handler: Handler) -> we
 
 _REF = re.compile(SLUG_PATTERN)
 
+#: Config objects by route tag, and what each method does to them (ssai_config_writes_total).
+WRITE_KINDS = {"channels": "channel", "organizations": "org", "ad-pods": "ad_pod", "slates": "slate"}
+WRITE_OPERATIONS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
+
+
+def config_write_counter(route: Route) -> Any:
+    """The ``ssai_config_writes_total`` child a successful call of ``route`` counts, if it writes config."""
+    kind, operation = WRITE_KINDS.get(route.tag), WRITE_OPERATIONS.get(route.method)
+    return m.config_writes_total.labels(kind, operation) if kind and operation else None
+
 
 def _guarded(route: Route, auth: Authenticator) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Authenticate, authorize, check path parameters, run; record every write in the audit trail."""
     write = route.method != "GET"
+    written = config_write_counter(route)
 
     async def handler(request: web.Request) -> web.StreamResponse:
         ctx: AuthContext = await auth(request)
@@ -78,6 +89,8 @@ def _guarded(route: Route, auth: Authenticator) -> Callable[[web.Request], Await
         if write:
             store = request.app[SERVICES].store
             await audit.record(request, store, route.method, route.path, ctx, response.status, None)
+        if written is not None and response.status < 300:
+            written.inc()
         return response
 
     handler.__name__ = route.handler.__name__

@@ -124,7 +124,7 @@ def _measured(kind: str, handler: Handler) -> Callable[[web.Request], Awaitable[
 
     async def _serve(request: web.Request, span: Span | None) -> web.StreamResponse:
         started = time.perf_counter()
-        org, channel, mode, status = m.UNKNOWN, m.UNKNOWN, "none", 500
+        org, channel, mode, status = m.NO_CHANNEL, m.NO_CHANNEL, "none", 500
         try:
             with tracing.span("config.lookup"):
                 config = await channel_config(request)
@@ -298,6 +298,7 @@ def _fast_media(
                 m.manifest_requests_total, config.org_slug, config.slug, "media", mode, "200"
             )
         counted.inc()
+        svc.cache.count_hit(config)  # answered: the request's one config-cache count (peek counts none)
         latency.observe(time.perf_counter() - started)
         return response
 

@@ -17,6 +17,7 @@ from sidecar.config.store import Store
 from sidecar.redis_link import RedisLink
 from sidecar.telemetry import catalogue as m
 from tests.conftest import REDIS_URL, RedisServer, unique_slug
+from tests.scrape import Scrape
 
 
 def metric(name: str, **labels: str) -> float:
@@ -165,10 +166,19 @@ async def test_version_check_is_the_backstop_when_redis_is_down(sqlite_url: str,
         await store.close()
 
 
+async def settled(rt: ActorRuntime) -> Scrape:
+    """What scrapes show once the instance records have landed and every new lifecycle series has
+    been shown at zero and recorded as seen (ADR 0010)."""
+    await asyncio.gather(*rt._registrations)
+    Scrape()
+    await rt.lifecycle.flush(rt.live())
+    return Scrape()
+
+
 async def test_idle_eviction_is_not_churn_but_a_crash_is(store: Store) -> None:
     org_id, org_slug, channel_id, slug = await new_channel(store)
     labels = {"org": org_slug, "channel": slug}
-    rt = runtime(store, LocalBus(), idle_seconds=0.2)
+    rt = runtime(store, LocalBus(), idle_seconds=0.2, slot=unique_slug("slot"))
     await rt.start()
     first = await rt.get("SJC", org_id, org_slug, channel_id, slug)
     first.touch()
@@ -177,21 +187,22 @@ async def test_idle_eviction_is_not_churn_but_a_crash_is(store: Store) -> None:
             break
         await asyncio.sleep(0.02)
     assert rt.live() == [], "idle instance evicted"
-    assert metric("ssai_actor_evictions_total", reason="idle") >= 1
     second = await rt.get("SJC", org_id, org_slug, channel_id, slug)
     assert second is not first
-    assert metric("ssai_actor_instance_starts_total", reason="clean", **labels) == 1
-    assert metric("ssai_actor_churn_total", **labels) == 0, "a clean idle eviction is not churn"
-    await asyncio.sleep(0.05)  # let the instance record land
+    scrape = await settled(rt)
+    assert scrape.get("ssai_actor_evictions_total", reason="idle") == 1
+    assert scrape.get("ssai_actor_instance_starts_total", reason="clean", **labels) == 1
+    assert scrape.get("ssai_actor_churn_total", **labels) == 0, "a clean idle eviction is not churn"
     # The process holding `second` dies without a clean end (its background work stops, nothing
     # is evicted) and a new process for the same worker slot starts moments later.
     for task in rt._tasks:
         task.cancel()
-    crashed_successor = runtime(store, LocalBus())
+    crashed_successor = runtime(store, LocalBus(), slot=rt.slot)
     third = await crashed_successor.get("SJC", org_id, org_slug, channel_id, slug)
     assert third.instance_id != second.instance_id
-    assert metric("ssai_actor_churn_total", **labels) == 1
-    assert metric("ssai_actor_instance_starts_total", reason="churn", **labels) == 1
+    scrape = await settled(crashed_successor)
+    assert scrape.get("ssai_actor_churn_total", **labels) == 1
+    assert scrape.get("ssai_actor_instance_starts_total", reason="churn", **labels) == 1
     await crashed_successor.close()
 
 
@@ -206,32 +217,47 @@ async def test_young_instance_requests_and_age_are_measured(stack) -> None:  # t
     for _ in range(3):
         resp = await stack.viewer.get(f"/{tenant.org_slug}/c1/master.m3u8")
         assert resp.status == 502  # nothing listens on the origin port; the actor still counted it
-    text = await (await stack.admin.get("/metrics")).text()
     young = f'ssai_actor_young_instance_requests_total{{channel="c1",org="{tenant.org_slug}"}} 3.0'
-    assert young in text
+    started = f'ssai_actor_instance_starts_total{{channel="c1",org="{tenant.org_slug}",reason="new"}} 1.0'
+    text = ""
+    for _ in range(100):  # committed by the runtime's background flush (every second), then scraped
+        text = await (await stack.admin.get("/metrics")).text()
+        if young in text and started in text:
+            break
+        await asyncio.sleep(0.1)
+    assert young in text and started in text
     assert f'ssai_actor_instance_age_seconds_count{{channel="c1",org="{tenant.org_slug}"}} 3.0' in text
     assert f'ssai_actor_instance_age_seconds_bucket{{channel="c1",le="10.0",org="{tenant.org_slug}"}} 3.0' in text
-    assert metric("ssai_actor_instance_starts_total", reason="new", **labels) == 1
+    assert metric("ssai_actor_churn_total", **labels) == 0
 
 
-async def test_viewer_requests_never_write_to_the_store(stack) -> None:  # type: ignore[no-untyped-def]
-    """Heartbeats are batched in the background; a manifest request performs no durable write."""
-    from tests.conftest import make_tenant
+async def test_viewer_requests_never_write_to_the_store(sqlite_url: str) -> None:
+    """Heartbeats and lifecycle counts are written in the background; a manifest request of an
+    instance past its young age performs no durable write, even with the background running."""
+    from tests.conftest import make_tenant, start_stack
 
-    tenant = await make_tenant(stack.svc.store)
-    await stack.admin.post(
-        "/admin/channels", json={"slug": "c2", "name": "C", "originUrl": "http://127.0.0.1:9/m"}, headers=tenant.auth
-    )
-    await stack.viewer.get(f"/{tenant.org_slug}/c2/master.m3u8")  # creates the instance
-    await asyncio.sleep(0.1)
-    writes = sum(metric("ssai_db_query_seconds_count", operation=op) for op in ("insert", "update", "delete"))
-    for _ in range(50):
-        await stack.viewer.get(f"/{tenant.org_slug}/c2/master.m3u8")
-    after = sum(metric("ssai_db_query_seconds_count", operation=op) for op in ("insert", "update", "delete"))
-    assert after == writes
-    beats = metric("ssai_actor_heartbeat_writes_total")
-    await stack.svc.actors.heartbeat()
-    assert metric("ssai_actor_heartbeat_writes_total") == beats + 1
+    stack = await start_stack(database_url=sqlite_url, actor_young_seconds=0.05)
+    try:
+        tenant = await make_tenant(stack.svc.store)
+        await stack.admin.post(
+            "/admin/channels", json={"slug": "c2", "name": "C", "originUrl": "http://127.0.0.1:9/m"},
+            headers=tenant.auth,
+        )
+        await stack.viewer.get(f"/{tenant.org_slug}/c2/master.m3u8")  # creates the instance
+        await asyncio.sleep(0.1)
+        Scrape()  # its new series are shown at zero; the flush records that (a background write)
+        await stack.svc.actors.lifecycle.flush(stack.svc.actors.live())
+        writes = sum(metric("ssai_db_query_seconds_count", operation=op) for op in ("insert", "update", "delete"))
+        for _ in range(50):
+            await stack.viewer.get(f"/{tenant.org_slug}/c2/master.m3u8")
+        await stack.svc.actors.lifecycle.flush(stack.svc.actors.live())
+        after = sum(metric("ssai_db_query_seconds_count", operation=op) for op in ("insert", "update", "delete"))
+        assert after == writes
+        beats = metric("ssai_actor_heartbeat_writes_total")
+        await stack.svc.actors.heartbeat()
+        assert metric("ssai_actor_heartbeat_writes_total") == beats + 1
+    finally:
+        await stack.close()
 
 
 async def test_state_survives_a_new_instance(store: Store) -> None:

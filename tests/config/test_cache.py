@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -20,6 +21,7 @@ from sidecar.redis_link import RedisLink
 from sidecar.services import Services
 from sidecar.telemetry import catalogue as m
 from tests.conftest import REDIS_URL, RedisServer, make_settings, unique_slug
+from tests.scrape import Scrape
 
 
 def sample(metric: object, **labels: str) -> float:
@@ -229,5 +231,75 @@ async def test_redis_down_reads_fall_back_to_the_store(sqlite_url: str, private_
         assert svc.bus.connected
         seen = await svc.cache.get(ref.org_slug, ref.slug)
         assert seen is not None and seen.version == after.version
+    finally:
+        await svc.close()
+
+
+def propagation(scrape: Scrape, org: str) -> dict[str, float]:
+    name = "ssai_config_propagation_seconds"
+    out = {key: scrape.get(f"{name}_{key}", org=org) or 0.0 for key in ("count", "sum")}
+    for le in ("1.0", "2.0", "5.0"):
+        out[f"bucket:{le}"] = scrape.get(f"{name}_bucket", org=org, le=le) or 0.0
+    return out
+
+
+async def settled_propagation(org: str) -> dict[str, float]:
+    Scrape()  # a series born at run time is shown at zero by the first scrape
+    return propagation(Scrape(), org)
+
+
+async def test_every_receiving_process_measures_from_the_write_time(pg_url: str) -> None:
+    """The committed write's timestamp travels with the invalidation: each process that drops its
+    copy observes the time since then (two service instances here, sharing this interpreter's
+    registry, so each invalidation is observed twice)."""
+    a = Services.build(make_settings(database_url=pg_url, redis_url=REDIS_URL))
+    b = Services.build(make_settings(database_url=pg_url, redis_url=REDIS_URL))
+    await a.start()
+    await b.start()
+    try:
+        _, ref = await _channel(a)
+        assert await b.cache.get(ref.org_slug, ref.slug) is not None
+        await a.invalidator.invalidate([ref], written_at=time.time() - 0.3)
+        for _ in range(100):
+            if (await settled_propagation(ref.org_slug))["count"] == 2:
+                break
+            await asyncio.sleep(0.01)
+        before = await settled_propagation(ref.org_slug)
+        assert before["count"] == 2 and before["bucket:1.0"] == 2 and before["sum"] >= 0.6
+        # A write committed 3 s ago (as if the message had been stuck): both observe > 2 s.
+        await a.invalidator.invalidate([ref], written_at=time.time() - 3.0)
+        for _ in range(100):
+            after = await settled_propagation(ref.org_slug)
+            if after["count"] == 4:
+                break
+            await asyncio.sleep(0.01)
+        assert after["count"] == 4
+        assert (after["bucket:2.0"], after["bucket:5.0"]) == (2, 4)
+        assert after["sum"] - before["sum"] >= 6.0
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_replayed_invalidation_keeps_its_write_time(sqlite_url: str, private_redis: RedisServer) -> None:
+    """Queued while Redis was away and replayed later: its propagation includes the outage."""
+    svc = Services.build(
+        make_settings(database_url=sqlite_url, redis_url=private_redis.url, redis_retry_after_seconds=0.2)
+    )
+    await svc.start()
+    try:
+        org_id, ref = await _channel(svc)
+        private_redis.stop()
+        _, _, refs = await svc.store.update_channel(org_id, ref.id, {"name": "While down"})
+        report = await svc.invalidator.after_write(refs, warm=False)
+        assert not report.ok
+        await asyncio.sleep(1.0)
+        private_redis.start()
+        for _ in range(500):
+            if svc.bus.connected and await svc.cache.retry_pending() == 0:
+                break
+            await asyncio.sleep(0.02)
+        seen = await settled_propagation(ref.org_slug)
+        assert seen["count"] >= 1 and seen["sum"] >= 1.0, "measured from the commit, not from the replay"
     finally:
         await svc.close()

@@ -1,4 +1,6 @@
-"""A second OS process serving reads sees an admin change at once, not after the TTL."""
+"""A second OS process serving reads sees an admin change at once, not after the TTL, and
+measures how long the change took to reach it (ssai_config_propagation_seconds, from the
+write's commit time carried in the invalidation message)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import REDIS_URL, Stack, free_port, make_tenant, sidecar_cmd
 
@@ -34,7 +37,7 @@ async def origin() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def second_process(pg_url: str) -> Iterator[str]:
+def second_process(pg_url: str) -> Iterator[tuple[str, str]]:
     viewer, admin = free_port(), free_port()
     env = {
         **os.environ,
@@ -61,14 +64,27 @@ def second_process(pg_url: str) -> Iterator[str]:
                     break
         except OSError:
             time.sleep(0.1)
-    yield base
+    yield base, f"http://127.0.0.1:{admin}/metrics"
     proc.terminate()
     proc.wait(timeout=10)
 
 
+async def propagation(http: aiohttp.ClientSession, metrics: str, org: str) -> dict[str, float]:
+    """The process's ssai_config_propagation_seconds{org} samples, by suffix and le."""
+    async with http.get(metrics) as resp:
+        text = await resp.text()
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("ssai_config_propagation_seconds") and sample.labels.get("org") == org:
+                out[sample.name.rsplit("_", 1)[-1] + sample.labels.get("le", "")] = sample.value
+    return out
+
+
 async def test_change_through_admin_is_served_by_another_process_at_once(
-    pg_stack: Stack, origin: str, second_process: str
+    pg_stack: Stack, origin: str, second_process: tuple[str, str]
 ) -> None:
+    second, metrics = second_process
     tenant = await make_tenant(pg_stack.svc.store)
     resp = await pg_stack.admin.post(
         "/admin/channels",
@@ -76,7 +92,7 @@ async def test_change_through_admin_is_served_by_another_process_at_once(
         headers=tenant.auth,
     )
     assert resp.status == 201
-    url = f"{second_process}/{tenant.org_slug}/sports1/master.m3u8"
+    url = f"{second}/{tenant.org_slug}/sports1/master.m3u8"
     async with aiohttp.ClientSession() as http:
         async with http.get(url) as first:
             assert first.status == 200
@@ -101,6 +117,15 @@ async def test_change_through_admin_is_served_by_another_process_at_once(
                     seen_after = time.monotonic() - changed_at
                     break
             await asyncio.sleep(0.005)
+        # Both writes (create, update) reached the second process, which measured each from its
+        # commit: well under the 1 s KPI here. (A new series shows at zero on its first scrape.)
+        seen: dict[str, float] = {}
+        for _ in range(50):
+            seen = await propagation(http, metrics, tenant.org_slug)
+            if seen.get("count", 0) >= 2:
+                break
+            await asyncio.sleep(0.1)
     assert seen_after is not None, "the second process never saw the change"
     # With both TTLs at 60 s or more, only the invalidation can explain this.
     assert seen_after < 1.0
+    assert seen["count"] == 2 and seen["bucket1.0"] == 2 and 0 < seen["sum"] < 2.0

@@ -8,10 +8,13 @@ short and ``for:`` durations are shortened (thresholds stay as shipped), so aler
 seconds rather than minutes.
 
 (a) Every PromQL expression of every dashboard panel and every rule parses on the live
-Prometheus and returns data (for an alert, its expression without the threshold comparison).
-(b) A healthy run pages nobody; injected churn (workers SIGKILLed under traffic) and a slow
-config propagation (a target that never hears about invalidations) reach the webhook as
-SidecarActorChurnHigh and SidecarConfigUpdateLatencyHigh with the right labels and receivers.
+Prometheus and returns data (for an alert, its expression without the threshold comparison),
+and no dashboard variable offers a pseudo-value.
+(b) A healthy run pages nobody. Then worker 0 is SIGKILLed three times within a minute under
+traffic: Prometheus' increase of the churn counter equals the churns the service logged
+(ADR 0010: the counts come from the durable ledger, so they survive the kills), and the churn
+and crash-loop alerts reach the webhook, as does a slow config propagation (a target that never
+hears about invalidations) as SidecarConfigUpdateLatencyHigh.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ from tests.observability.exprs import RULE_FILES, dashboard_exprs, rule_exprs
 
 pytestmark = pytest.mark.slow
 FOR = "2s"  # every rule's `for:` in this test (thresholds are untouched)
+KILLS = 3  # SIGKILLs of worker 0, within one minute
+BUSY = 3.0  # seconds of viewers on a restarted worker before it is killed again
 
 
 @dataclass
@@ -70,6 +75,51 @@ class Stack:
     async def query(self, http: aiohttp.ClientSession, expr: str) -> dict[str, Any]:
         async with http.get(f"{self.prometheus}/api/v1/query", params={"query": expr}) as resp:
             return dict(await resp.json())
+
+    async def by_channel(self, http: aiohttp.ClientSession, expr: str) -> dict[tuple[str, str], float]:
+        result = (await self.query(http, expr))["data"]["result"]
+        return {(r["metric"]["org"], r["metric"]["channel"]): float(r["value"][1]) for r in result}
+
+    def logged(self, event: str) -> list[dict[str, Any]]:
+        """The service's JSON log events of one kind (both workers and their successors)."""
+        out = []
+        for line in (self.tmp / "service.log").read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if record.get("event") == event:
+                    out.append(record)
+        return out
+
+    async def serving(self, http: aiohttp.ClientSession, index: int, *, instead_of: int, timeout: float = 30.0) -> None:
+        """Until a new process for worker ``index`` (not pid ``instead_of``) answers the pod's scrape."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.worker_pid(index) != instead_of:
+                    async with http.get(f"http://127.0.0.1:{self.metrics}/metrics") as resp:
+                        if resp.status == 200 and f'ssai_worker_up{{worker="{index}"}} 1.0' in await resp.text():
+                            return
+            except (aiohttp.ClientError, LookupError):
+                pass
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"worker {index} did not come back within {timeout:g} s")
+
+    def worker_pid(self, index: int) -> int:
+        """The live worker process with SIDECAR_WORKER_INDEX=index (the supervisor's child)."""
+        children = subprocess.run(
+            ["pgrep", "-P", str(self.procs["service"].pid)], capture_output=True, text=True
+        ).stdout.split()
+        for pid in children:
+            try:
+                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            except OSError:  # gone meanwhile
+                continue
+            if f"SIDECAR_WORKER_INDEX={index}".encode() in environ:
+                return int(pid)
+        raise LookupError(f"no worker {index} among {children}")
 
 
 def _spawn(
@@ -337,41 +387,85 @@ async def test_prometheus_alertmanager_end_to_end(stack: Stack) -> None:
         assert failed == []
         assert empty == [], "\n".join(empty)
 
+        # (a') dashboard variables offer real orgs and channels only.
+        for expr in dashboard_exprs():
+            if ": variable " in expr.where:
+                label = expr.where.rsplit(" ", 1)[-1]
+                values = {r["metric"].get(label, "") for r in (await stack.query(http, expr.promql))["data"]["result"]}
+                assert "UNKNOWN" not in values and "" not in values, f"{expr.where}: {values}"
+                if label == "org":
+                    assert stack.org in values
+
         # (b1) a healthy run pages nobody.
         paged = [a for a in stack.hooks.alerts if a["receiver"] == "pager"]
         assert paged == [], json.dumps(paged, indent=1)[:4000]
 
-        # (b2) inject churn: kill each worker twice with SIGKILL while viewers keep its actor busy.
-        for _ in range(2):
-            async with http.get(f"http://127.0.0.1:{stack.metrics}/metrics") as resp:
-                assert resp.status == 200
-            workers = subprocess.run(
-                ["pgrep", "-P", str(stack.procs["service"].pid)], capture_output=True, text=True
-            ).stdout.split()
-            assert len(workers) == 2, workers
-            for pid in workers:
-                os.kill(int(pid), signal.SIGKILL)  # the supervisor starts them again
-            await traffic(stack, http, 6)
+        # (b2) SIGKILL worker 0 three times within a minute while viewers keep its actors busy:
+        # each time it is back (the supervisor restarts it) and has served a few seconds.
+        killed_at = []
+        for _ in range(KILLS):
+            killed_at.append(time.monotonic())
+            pid = stack.worker_pid(0)
+            os.kill(pid, signal.SIGKILL)
+            await stack.serving(http, 0, instead_of=pid)
+            await traffic(stack, http, BUSY)
+        assert killed_at[-1] - killed_at[0] < 60
 
-        deadline = time.monotonic() + 90
+        # The alerts reach the webhook (checked below, after the counts).
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             churn = stack.hooks.firing("SidecarActorChurnHigh")
+            looping = stack.hooks.firing("SidecarProcessCrashLooping")
             slow = stack.hooks.firing("SidecarConfigUpdateLatencyHigh")
-            if churn and any(a["labels"].get("target") == "slow" for a in slow):
+            if churn and looping and any(a["labels"].get("target") == "slow" for a in slow):
                 break
             await traffic(stack, http, 2)
+
+        # Every churn the service logged is in Prometheus' increase over the alert window (and the
+        # recorded whole number the alert reads), every crash restart in the process starts.
+        churns = 'sum by (org, channel) (increase(ssai_actor_churn_total{job="sidecar"}[1h]))'
+        crashes = 'sum by (job) (increase(ssai_process_starts_total{job="sidecar",reason="crash"}[1h]))'
+
+        async def measured() -> tuple[dict[tuple[str, str], float], ...]:
+            logged: dict[tuple[str, str], float] = {}
+            for record in stack.logged("instance_churn"):
+                key = (record["org"], record["channel"])
+                logged[key] = logged.get(key, 0) + 1
+            seen = {k: v for k, v in (await stack.by_channel(http, churns)).items() if v > 0}
+            recorded = await stack.by_channel(http, "org_channel:ssai_actor_churn:increase1h > 0")
+            result = (await stack.query(http, crashes))["data"]["result"]
+            restarts = {("crash", "starts"): float(result[0]["value"][1]) if result else 0.0}
+            return logged, seen, recorded, restarts
+
+        def agree(logged: dict[Any, float], seen: dict[Any, float]) -> bool:
+            return set(seen) == set(logged) and all(abs(seen[k] - logged[k]) <= 0.1 for k in logged)
+
+        deadline = time.monotonic() + 30
+        while True:
+            logged, seen, recorded, restarts = await measured()
+            kills = {("crash", "starts"): float(len(stack.logged("process_crash_detected")))}
+            if (agree(logged, seen) and recorded == logged and agree(kills, restarts)) or time.monotonic() > deadline:
+                break
+            await traffic(stack, http, 1)
+        print(f"churns logged {logged}; Prometheus increase {seen}; recorded {recorded}; crash restarts {restarts}")
+        assert logged.get((stack.org, "sports1"), 0) >= KILLS, logged  # one churn per kill at least
+        assert agree(logged, seen), (seen, logged)
+        assert recorded == logged, "the alert reads the whole number"
+        assert kills == {("crash", "starts"): KILLS} and agree(kills, restarts), (kills, restarts)
+
         churn = stack.hooks.firing("SidecarActorChurnHigh")
         assert churn, json.dumps(stack.hooks.alerts, indent=1)[:3000]
-        # Through the one scrape endpoint, Prometheus saw each worker's restarts (2 kills each)
-        # and every worker back up.
-        restarts = await stack.query(http, "sum by (worker) (ssai_worker_restarts_total)")
-        assert {r["metric"]["worker"]: float(r["value"][1]) for r in restarts["data"]["result"]} == {
-            "0": 2.0,
-            "1": 2.0,
-        }
-        assert "sports1" in {a["labels"]["channel"] for a in churn}  # (and the probe's canary, also killed)
+        # Through the one scrape endpoint, Prometheus saw worker 0's restarts (one per kill).
+        worker_restarts = await stack.query(http, "sum by (worker) (ssai_worker_restarts_total)")
+        by_worker = {r["metric"]["worker"]: float(r["value"][1]) for r in worker_restarts["data"]["result"]}
+        assert by_worker.get("0") == KILLS and by_worker.get("1", 0.0) == 0.0, by_worker
+        assert (stack.org, "sports1") in {(a["labels"]["org"], a["labels"]["channel"]) for a in churn}
         assert all(a["labels"]["severity"] == "warning" and a["receiver"] == "ticket" for a in churn)
         assert churn[0]["annotations"]["runbook_url"].endswith("#sidecaractorchurnhigh")
+        looping = stack.hooks.firing("SidecarProcessCrashLooping")
+        assert looping, json.dumps(stack.hooks.alerts, indent=1)[:3000]
+        assert {a["labels"]["instance"] for a in looping} == {f"127.0.0.1:{stack.metrics}"}
+        assert all(a["receiver"] == "ticket" for a in looping)
         slow = [a for a in stack.hooks.firing("SidecarConfigUpdateLatencyHigh") if a["labels"].get("target") == "slow"]
         assert slow, json.dumps(stack.hooks.alerts, indent=1)[:3000]
         assert not [

@@ -78,7 +78,7 @@ def test_a_wrong_routing_expectation_fails() -> None:
 
 def test_group_by_and_timings() -> None:
     config = yaml.safe_load(CONFIG.read_text())
-    assert config["route"]["group_by"] == ["alertname", "channel"]
+    assert config["route"]["group_by"] == ["alertname", "org", "channel"]
     assert (config["route"]["group_wait"], config["route"]["group_interval"]) == ("30s", "5m")
     short = alertmanager.config("http://127.0.0.1:1/x", group_wait="1s", group_interval="1s")
     assert short["route"]["group_wait"] == "1s"

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.utils import floatToGoString as _go_float
 
 from sidecar.telemetry import catalogue, slo
+from sidecar.telemetry.ledger import LedgerHistogram
 from tests.observability.exprs import Expr, all_exprs, dashboard_exprs, recorded_names, rule_exprs
 
 
@@ -88,6 +89,9 @@ def _histogram_bounds() -> dict[str, set[str]]:
         for collector in list(registry._collector_to_names):
             if isinstance(collector, Histogram):
                 bounds[f"{collector._name}_bucket"] = {floatToGoString(b) for b in collector._upper_bounds}
+    for family in catalogue.lifecycle.families:  # the durable lifecycle histograms
+        if isinstance(family, LedgerHistogram):
+            bounds[f"{family.name}_bucket"] = {floatToGoString(b) for b in family.buckets}
     return bounds
 
 
@@ -115,6 +119,9 @@ def test_thresholds_are_bucket_bounds() -> None:
         floatToGoString(slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS) in bounds["ssai_probe_config_propagation_seconds_bucket"]
     )
     assert floatToGoString(slo.MANIFEST_LATENCY_SECONDS) in bounds["ssai_manifest_request_seconds_bucket"]
+    for name in ("ssai_config_propagation_seconds_bucket", "ssai_probe_config_propagation_seconds_bucket"):
+        assert floatToGoString(slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX) in bounds[name]
+        assert floatToGoString(slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS) in bounds[name]
     assert floatToGoString(slo.KPI_ACTOR_LIFETIME_SECONDS) in bounds["ssai_actor_lifetime_seconds_bucket"]
 
 

@@ -21,7 +21,8 @@ BOARDS = dashboards()
 #: Fixed windows a panel may use instead of $__rate_interval, and why.
 ALLOWED_RANGES = {
     "$__rate_interval": "the default",
-    "1h": "per-hour panels match the per-hour alert thresholds (churn, young instances, fill rate)",
+    "1h": "per-hour panels match the per-hour alert thresholds (churn, young instances, fill rate, crash "
+    "restarts), and instance ends are too rare for a rate window (lifetime)",
     "$__range": "SLI over the dashboard's time range",
 }
 
@@ -136,6 +137,18 @@ def _steps(p: dict[str, Any]) -> list[float]:
             "Config update latency (probe)",
             [slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS, slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX],
         ),
+        (
+            "sidecar-overview.json",
+            "Config update latency (every process)",
+            [slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS, slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX],
+        ),
+        (
+            "sidecar-channel.json",
+            "Config update latency (org)",
+            [slo.KPI_CONFIG_UPDATE_LATENCY_SECONDS, slo.CONFIG_UPDATE_LATENCY_SECONDS_MAX],
+        ),
+        ("sidecar-overview.json", "Config propagation error budget burn rate", [6.0, 14.4]),
+        ("sidecar-overview.json", "Process starts (last hour)", [slo.PROCESS_CRASHES_PER_HOUR_MAX]),
         ("sidecar-overview.json", "Actor instance lifetime", [slo.KPI_ACTOR_LIFETIME_SECONDS]),
         ("sidecar-overview.json", "Actor churn per channel (last hour)", [slo.ACTOR_CHURN_PER_HOUR_MAX]),
         (
@@ -183,8 +196,12 @@ def test_overview_has_the_seed_kpis_and_manifest_slos() -> None:
     text = json.dumps(BOARDS["sidecar-overview.json"])
     for metric in (
         "ssai_probe_config_propagation_seconds_bucket",
+        "ssai_config_propagation_seconds_bucket",
+        "ssai_config_invalidation_seconds_bucket",
+        "org:ssai_config_propagation_slow:ratio_rate1h",
+        "ssai_process_starts_total",
         "ssai_actor_lifetime_seconds_bucket",
-        "ssai_actor_churn_total",
+        "org_channel:ssai_actor_churn:increase1h",
         "ssai_state_persist_total",
         "ssai_config_cache_requests_total",
         "job:ssai_manifest_request_errors:ratio_rate1h",
@@ -193,6 +210,16 @@ def test_overview_has_the_seed_kpis_and_manifest_slos() -> None:
         assert metric in text
     latency = panel("sidecar-overview.json", "Config update latency (probe)")
     assert [t["legendFormat"] for t in latency["targets"]] == ["p50", "p99"]
+
+
+def test_no_pseudo_value_can_reach_a_variable() -> None:
+    """Variables list label values; the service never exports a made-up org or channel (a request
+    for an unknown channel carries no org/channel label: tests/web/test_cache_counting.py)."""
+    from sidecar.telemetry import catalogue
+
+    assert catalogue.NO_CHANNEL == ""  # Prometheus drops empty labels: label_values() never lists it
+    text = json.dumps(BOARDS)
+    assert "UNKNOWN" not in text
 
 
 def test_drill_down_variables_are_label_values_and_used() -> None:

@@ -143,7 +143,8 @@ def test_seed_thresholds_are_in_the_rules() -> None:
     assert by_name["SidecarActorChurnHigh"].endswith("> 1")
     assert "< 0.8\n" in by_name["SidecarConfigCacheHitRateLow"]
     assert by_name["SidecarYoungInstanceRequestsHigh"].endswith("> 10")
-    assert by_name["SidecarConfigUpdateLatencyHigh"].endswith("> 2")
+    assert "\n> 2\n" in by_name["SidecarConfigUpdateLatencyHigh"]
+    assert "\n> 2\n" in by_name["SidecarConfigPropagationSlow"]
     assert 'result="failed"' in by_name["SidecarStatePersistFailures"]
     assert by_name["SidecarTargetDown"] == 'up{job="sidecar"} == 0'
 
